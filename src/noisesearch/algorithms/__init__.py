@@ -1,0 +1,25 @@
+"""Search algorithms by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import unknown
+from .base import Algorithm, parse_options
+from .random_search import RandomSearch
+from .result import ProblemResult, SearchResult
+
+ALGORITHMS: dict[str, type[Algorithm]] = {cls.name: cls for cls in (RandomSearch,)}
+
+
+def load_algorithm(name: str | Algorithm, **options: Any) -> Algorithm:
+    """An algorithm by name with its options, or an Algorithm instance unchanged."""
+    if isinstance(name, Algorithm):
+        return name
+    if name not in ALGORITHMS:
+        raise unknown("algorithm", name, ALGORITHMS)
+    return ALGORITHMS[name](**options)
+
+
+__all__ = ["Algorithm", "ALGORITHMS", "ProblemResult", "SearchResult", "RandomSearch",
+           "load_algorithm", "parse_options"]

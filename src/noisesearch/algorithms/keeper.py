@@ -1,0 +1,39 @@
+"""Keeping the best: per-problem best candidate, top-k and the full score history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+class BestKeeper:
+    """Tracks, for P problems, every scored candidate and the best one.
+
+    A candidate replaces the best only with a strictly higher score, so ties keep the
+    earlier candidate and the outcome does not depend on chunking.
+    """
+
+    def __init__(self, n_problems: int, top_k: int = 8) -> None:
+        self.top_k = top_k
+        self.best_score = [-float("inf")] * n_problems
+        self.best: list[dict[str, Any] | None] = [None] * n_problems
+        self.history: list[list[tuple[int, float]]] = [[] for _ in range(n_problems)]
+        self.top: list[list[tuple[float, int, torch.Tensor]]] = [[] for _ in range(n_problems)]
+        self._order = 0
+
+    def offer(self, problems: torch.Tensor, scores: torch.Tensor, images: torch.Tensor,
+              nfe: torch.Tensor, winner: Callable[[int], dict[str, Any]]) -> None:
+        """Record a scored batch. ``winner(row)`` builds the payload (noises, recipe) kept for a new best."""
+        for row, (p, s) in enumerate(zip(problems.tolist(), scores.tolist(), strict=True)):
+            self.history[p].append((int(nfe[p]), s))
+            if s > self.best_score[p]:
+                self.best_score[p] = s
+                self.best[p] = {"image": images[row].detach().cpu().clone(), **winner(row)}
+            self._order += 1
+            top = self.top[p]
+            if len(top) < self.top_k or s > top[-1][0]:
+                top.append((s, self._order, images[row].detach().cpu().clone()))
+                top.sort(key=lambda item: (-item[0], item[1]))
+                del top[self.top_k:]

@@ -1,0 +1,100 @@
+"""Random search (best-of-N) over whole trajectories.
+
+Ma et al. 2025, "Inference-Time Scaling for Diffusion Models beyond Scaling Denoising
+Steps", Sec. 3.2 "Random Search": draw N initial noises, run the sampler from each, keep
+the sample the verifier scores highest. On a stochastic sampler each candidate also draws
+its own per-step noises, so the search is over whole trajectories (Ramesh & Mardani 2025
+call this best-of-N). All problems move in lockstep: rows are candidate-major, so every
+condition has spent the same NFEs at the end of each chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..batching import chunks
+from ..errors import InputError
+from ..ledger import Ledger
+from ..processes.base import DenoisingProcess
+from ..verifiers.base import Verifier
+from .base import Algorithm
+from .keeper import BestKeeper
+from .result import ProblemResult, SearchResult
+from .trajectory import draw_noises, sample, trajectory_keys
+
+
+@dataclass
+class RandomSearch(Algorithm):
+    """Best-of-N: N full generations per condition, the verifier's best is kept."""
+
+    name = "random"
+    summary = "best-of-N over whole trajectories (Ma et al. 2025, Random Search)"
+    n: int | None = None  # candidates per condition; default: as many as the budget pays for
+
+    def candidates(self, process: DenoisingProcess, budget: int | None) -> int:
+        cost = process.generation_nfe
+        if self.n is not None and self.n < 1:
+            raise InputError(f"n must be >= 1, got {self.n}")
+        if budget is not None and budget < cost:
+            raise InputError(f"budget {budget} NFEs is less than one generation "
+                             f"({cost} NFEs = {process.steps} steps x {process.nfe_per_step}); "
+                             f"valid: a budget >= {cost}")
+        if self.n is None:
+            if budget is None:
+                raise InputError("random search needs a budget or n; e.g. --budget "
+                                 f"{16 * cost} or --set n=16")
+            return budget // cost
+        if budget is not None and self.n * cost > budget:
+            raise InputError(f"n={self.n} needs {self.n * cost} NFEs, more than the budget of "
+                             f"{budget}; valid: n <= {budget // cost}")
+        return self.n
+
+    def check(self, process, budget):
+        self.candidates(process, budget)
+
+    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
+            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
+            progress: bool = False) -> SearchResult:
+        conditions = [process.parse_condition(c) for c in conditions]
+        n_problems, n = len(conditions), self.candidates(process, budget)
+        ids = list(problem_ids) if problem_ids is not None else list(range(n_problems))
+        cond = process.encode(conditions)
+        ledger = Ledger(n_problems, budget, progress, description=f"{self.name} N={n}")
+        keeper = BestKeeper(n_problems, self.top_k)
+        for part in chunks(n * n_problems, self.max_batch):
+            rows = torch.arange(part.start, part.stop)
+            problems, candidates = rows % n_problems, rows // n_problems
+            keys = [trajectory_keys(process, seed, ids[p], c)
+                    for p, c in zip(problems.tolist(), candidates.tolist(), strict=True)]
+            x = process.prior([k["x_T"][0] for k in keys])
+            noise = (torch.stack([process.step_noise(k["steps"]) for k in keys])
+                     if process.stochastic else None)
+            with ledger.timed(problems):
+                images = sample(process, x, cond[problems], noise, ledger, problems)
+                scores = verifier.score(images, [conditions[p] for p in problems.tolist()])
+                ledger.charge_verifier(problems)
+            winners = [{"keys": k, "candidate": c} for k, c in zip(keys, candidates.tolist(), strict=True)]
+            keeper.offer(problems, scores, images, ledger.nfe, winners.__getitem__)
+        ledger.close()
+        return collect(self, process, conditions, ids, seed, keeper, ledger)
+
+
+def collect(algorithm: Algorithm, process: DenoisingProcess, conditions: list, ids: list[int],
+            seed: int, keeper: BestKeeper, ledger: Ledger) -> SearchResult:
+    """Assemble a SearchResult from the keeper and the ledger; winners' noises redrawn from their keys."""
+    problems = []
+    for p, condition in enumerate(conditions):
+        best = keeper.best[p]
+        problems.append(ProblemResult(
+            condition=condition, problem=ids[p], best_score=keeper.best_score[p],
+            best_image=best["image"], noises=draw_noises(process, best["keys"]),
+            recipe={"seed": seed, "candidate": best["candidate"], "keys": best["keys"]},
+            history=keeper.history[p], top=[(s, img) for s, _, img in keeper.top[p]],
+            nfe=int(ledger.nfe[p]), verifier_calls=int(ledger.verifier_calls[p]),
+            wall_s=float(ledger.wall_s[p]),
+        ))
+    return SearchResult(problems, algorithm.name, algorithm.options(), ledger.totals())

@@ -1,0 +1,63 @@
+"""The two digit classifiers: the verifier's CNN and the held-out judge's CNN.
+
+They differ in architecture (strided convolutions with global pooling, against
+max-pooled convolutions with a dense head) and are trained on disjoint halves of the
+digits data, so that the judge is an independent opinion of what search optimises.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+class VerifierNet(nn.Module):
+    """Strided CNN with global average pooling; trained on the ``verifier`` split."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.SiLU(),
+        )
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images * 2 - 1).mean(dim=(2, 3)))
+
+
+class JudgeNet(nn.Module):
+    """Max-pooled CNN with a dense head and dropout; trained on the ``judge`` split."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 4 * 4, 128), nn.ReLU(),
+            nn.Dropout(0.3), nn.Linear(128, 10),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images - 0.5))
+
+
+NETS = {"digits_verifier": VerifierNet, "digits_judge": JudgeNet}
+
+
+def load_net(name: str) -> nn.Module:
+    """A trained classifier from ``weights/<name>.safetensors``."""
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; train it with training/train_digits_classifiers.py")
+    net = NETS[name]()
+    net.load_state_dict(load_file(str(path)))
+    return net.eval().requires_grad_(False)

@@ -1,0 +1,60 @@
+"""Judges: held-out scorers the search never sees, reporting per-sample metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ..batching import fixed_shape_map
+from ..digits_nets import load_net
+from ..errors import unknown
+
+
+class Judge:
+    """``evaluate(images, conditions) -> {metric: Tensor[B]}``; the mean of each is reported."""
+
+    name: str = "judge"
+
+    def evaluate(self, images: torch.Tensor, conditions: Sequence[Any]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
+class DigitsEvaluator(Judge):
+    """A CNN of another architecture, trained on the disjoint ``judge`` half of the digits."""
+
+    name = "digits-evaluator"
+
+    def __init__(self, micro_batch: int = 64) -> None:
+        self.net = load_net("digits_judge")
+        self.micro_batch = micro_batch
+
+    @torch.no_grad()
+    def evaluate(self, images, conditions):
+        targets = torch.tensor([int(c) for c in conditions])
+        probs = torch.softmax(fixed_shape_map(self.net, images.float().cpu(), size=self.micro_batch), 1)
+        return {
+            "target_prob": probs.gather(1, targets[:, None])[:, 0],
+            "accuracy": (probs.argmax(1) == targets).float(),
+        }
+
+
+JUDGES: dict[str, dict[str, Any]] = {
+    "digits-evaluator": {
+        "factory": DigitsEvaluator,
+        "summary": "held-out digits CNN: target-class probability and accuracy",
+    },
+}
+
+DEFAULT_JUDGES = {"digits": ["digits-evaluator"], "gmm": []}
+
+
+def load_judge(name: str) -> Judge:
+    """A judge by name."""
+    if name not in JUDGES:
+        raise unknown("judge", name, JUDGES)
+    return JUDGES[name]["factory"]()
+
+
+__all__ = ["Judge", "DigitsEvaluator", "JUDGES", "DEFAULT_JUDGES", "load_judge"]

@@ -1,0 +1,84 @@
+"""DenoisingProcess: a model and its sampler, with every random input explicit."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ..errors import RunError
+from ..noise import Key, keyed_normal
+
+
+class DenoisingProcess(ABC):
+    """A sampler over a model. States run x_0 = x_T (noise) ... x_steps (clean).
+
+    ``step(x, i, cond, noise)`` maps the state at index ``i`` to index ``i + 1`` and
+    returns the model's clean prediction from ``x`` as well. ``noise_levels()[i]`` is the
+    noise level of state ``i`` on one normalised scale: 1 is pure noise, 0 is clean.
+    """
+
+    name: str = "process"
+    steps: int
+    stochastic: bool  # whether step() consumes a noise tensor
+    sample_shape: tuple[int, ...]
+    nfe_per_step: int = 1  # 2 with classifier-free guidance
+    device: torch.device = torch.device("cpu")
+    dtype: torch.dtype = torch.float32
+
+    @property
+    def noise_shape(self) -> tuple[int, ...]:
+        """Shape of the noise one step consumes, per sample."""
+        return self.sample_shape
+
+    @property
+    def generation_nfe(self) -> int:
+        """NFEs of one full generation (all steps) of one sample."""
+        return self.steps * self.nfe_per_step
+
+    def options(self) -> dict[str, Any]:
+        """The resolved options that rebuild this process with ``load_process``."""
+        return {}
+
+    @abstractmethod
+    def parse_condition(self, value: Any) -> Any:
+        """A validated condition, or ``InputError`` naming the valid ones."""
+
+    @abstractmethod
+    def encode(self, conditions: Sequence[Any]) -> torch.Tensor:
+        """Conditioning tensor with one row per condition, indexable on dim 0."""
+
+    def prior(self, keys: Sequence[Key]) -> torch.Tensor:
+        """Initial states x_T drawn from the prior, one row per key."""
+        return keyed_normal(keys, self.sample_shape, self.device, self.dtype)
+
+    def step_noise(self, keys: Sequence[Key]) -> torch.Tensor:
+        """Per-step injected noise, one row per key."""
+        return keyed_normal(keys, self.noise_shape, self.device, self.dtype)
+
+    @abstractmethod
+    def noise_levels(self) -> torch.Tensor:
+        """Normalised noise level of every state, shape (steps + 1,), from ~1 down to 0."""
+
+    @abstractmethod
+    def step(self, x: torch.Tensor, i: int, cond: torch.Tensor,
+             noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x_{i+1}, x0_hat(x_i)). ``noise`` is required when ``stochastic``."""
+
+    @abstractmethod
+    def renoise(self, x: torch.Tensor, i_from: int, i_to: int, noise: torch.Tensor) -> torch.Tensor:
+        """Exact forward process from state index ``i_from`` back to the noisier ``i_to``."""
+
+    @abstractmethod
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        """Outputs for the verifier: images in [0, 1] (B, C, H, W), or raw samples."""
+
+
+def check_finite(x: torch.Tensor, what: str) -> torch.Tensor:
+    """``x`` unchanged, or ``RunError`` when it holds NaN or Inf."""
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
+        raise RunError(f"{what} produced NaN/Inf in {bad} of {x.shape[0]} samples")
+    return x

@@ -1,0 +1,53 @@
+"""Regenerate a run's winners from their saved noises and check them against the record."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from .algorithms.trajectory import replay_noises
+from .errors import InputError
+from .images import is_image_batch, png_bytes
+from .processes import load_process
+from .runs import read_results
+from .verifiers import load_verifier
+
+
+@dataclass
+class Replayed:
+    problem: int
+    condition: object
+    recorded: float
+    score: float
+    image_identical: bool | None  # None when the process has no image output
+
+    @property
+    def ok(self) -> bool:
+        return self.score == self.recorded and self.image_identical is not False
+
+
+def replay(out: Path | str) -> list[Replayed]:
+    """Each winner regenerated on its own from ``noises/`` and rescored by the run's verifier."""
+    out = Path(out)
+    config_path = out / "config.json"
+    if not config_path.exists():
+        raise InputError(f"{out} holds no config.json; valid: a folder written by 'noisesearch search'")
+    config = json.loads(config_path.read_text())
+    if config.get("verifier") is None:
+        raise InputError(f"{out} was searched with a Python callable verifier; replay it from Python")
+    process = load_process(config["model"], **config["process"])
+    verifier = load_verifier(config["verifier"])
+    replayed = []
+    for rec in read_results(out):
+        noises = load_file(str(out / rec["noises"]))
+        cond = process.encode([rec["condition"]])
+        images = replay_noises(process, cond, noises)
+        score = float(verifier.score(images, [rec["condition"]])[0])
+        identical = None
+        if is_image_batch(images) and rec.get("image"):
+            identical = png_bytes(images[0]) == (out / rec["image"]).read_bytes()
+        replayed.append(Replayed(rec["problem"], rec["condition"], rec["best_score"], score, identical))
+    return replayed

@@ -1,0 +1,46 @@
+"""The Python entry point: ``search(process, verifier, conditions, algorithm=..., budget=..., seed=...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from .algorithms import Algorithm, SearchResult, load_algorithm
+from .judges import DEFAULT_JUDGES, Judge, load_judge
+from .processes import DenoisingProcess, load_process
+from .verifiers import Verifier, load_verifier
+
+
+def search(process: str | DenoisingProcess, verifier: str | Callable | Verifier,
+           conditions: Sequence[Any], algorithm: str | Algorithm = "random",
+           budget: int | None = None, seed: int = 0,
+           judges: Sequence[str | Judge] | None = None, problem_ids: Sequence[int] | None = None,
+           progress: bool = False, **options: Any) -> SearchResult:
+    """Search for the best noise for every condition and judge the winners.
+
+    ``budget`` is in NFEs per condition. ``options`` are the algorithm's (e.g. ``n=16``).
+    ``judges`` defaults to the process's held-out judges; pass ``[]`` for none.
+    """
+    process = load_process(process) if isinstance(process, str) else process
+    verifier = load_verifier(verifier)
+    algorithm = load_algorithm(algorithm, **options)
+    judges = [load_judge(j) if isinstance(j, str) else j
+              for j in (DEFAULT_JUDGES.get(process.name, []) if judges is None else judges)]
+    result = algorithm.run(process, verifier, conditions, budget=budget, seed=seed,
+                           problem_ids=problem_ids, progress=progress)
+    judge_winners(result, judges)
+    return result
+
+
+def judge_winners(result: SearchResult, judges: Sequence[Judge]) -> None:
+    """Fill every problem's ``judges`` with each judge's metrics on its winner."""
+    if not judges or not result.problems:
+        return
+    images = torch.stack([p.best_image for p in result.problems])
+    conditions = [p.condition for p in result.problems]
+    for judge in judges:
+        metrics = judge.evaluate(images, conditions)
+        for i, problem in enumerate(result.problems):
+            problem.judges[judge.name] = {k: float(v[i]) for k, v in metrics.items()}

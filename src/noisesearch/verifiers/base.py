@@ -1,0 +1,48 @@
+"""Verifier: a reward model. ``score(images, conditions) -> Tensor[B]``, higher is better."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from ..errors import RunError
+
+
+class Verifier:
+    """Base class; subclasses implement ``_score``. ``score`` checks the output."""
+
+    name: str = "verifier"
+    differentiable: bool = False
+
+    def _score(self, images: torch.Tensor, conditions: Sequence[Any]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score(self, images: torch.Tensor, conditions: Sequence[Any]) -> torch.Tensor:
+        """One score per image; ``RunError`` when the verifier fails or returns NaN."""
+        try:
+            scores = torch.as_tensor(self._score(images, conditions))
+        except RunError:
+            raise
+        except Exception as exc:  # a failing reward model is reported, not swallowed
+            raise RunError(f"verifier {self.name!r} failed: {type(exc).__name__}: {exc}") from exc
+        if scores.shape != (len(images),):
+            raise RunError(f"verifier {self.name!r} returned shape {tuple(scores.shape)}, "
+                           f"expected ({len(images)},)")
+        if not torch.isfinite(scores).all():
+            raise RunError(f"verifier {self.name!r} returned NaN/Inf scores")
+        return scores
+
+
+class CallableVerifier(Verifier):
+    """Any Python callable ``fn(images, conditions) -> scores`` as a verifier."""
+
+    def __init__(self, fn: Callable[[torch.Tensor, Sequence[Any]], Any],
+                 name: str | None = None, differentiable: bool = False) -> None:
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "callable")
+        self.differentiable = differentiable
+
+    def _score(self, images, conditions):
+        return self.fn(images, conditions)

@@ -1,0 +1,91 @@
+import json
+
+import pytest
+
+from noisesearch.cli import main
+
+DIGITS = ["search", "--model", "digits", "--steps", "6", "--no-progress"]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["search", "--model", "nope", "-c", "3"], ["model 'nope'", "digits", "gmm"]),
+    (["search", "-c", "3", "--verifier", "nope"], ["verifier 'nope'", "digits-classifier"]),
+    (["search", "-c", "3", "--algorithm", "nope"], ["algorithm 'nope'", "random"]),
+    (["search", "-c", "10"], ["'10'", "0-9"]),
+    (["search", "-c", "three"], ["'three'", "0-9"]),
+    (["search", "-c", "3", "--set", "n=0"], ["n must be >= 1"]),
+    (["search", "-c", "3", "--set", "m=2"], ["no option 'm'", "n"]),
+    (["search", "-c", "3", "--budget", "5"], ["budget 5", "valid: a budget >= 25"]),
+    (["search", "-c", "3", "--sampler", "heun"], ["sampler 'heun'", "ode, sde"]),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(capsys, tmp_path, argv, names):
+    out = tmp_path / "run"
+    code, stdout, stderr = run(capsys, *argv, "--out", str(out))
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    for name in names:
+        assert name in lines[0]
+    assert not out.exists()
+
+
+def test_folder_holding_another_run_is_refused_and_kept(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert run(capsys, *DIGITS, "-c", "1", "--set", "n=2", "--out", str(out))[0] == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code, _, stderr = run(capsys, *DIGITS, "-c", "2", "--set", "n=2", "--out", str(out))
+    assert code == 2 and "already holds a run" in stderr and len(stderr.strip().splitlines()) == 1
+    assert before == {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def test_same_seed_same_outputs_and_replay(capsys, tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    assert run(capsys, *DIGITS, "3", "--set", "n=6", "--seed", "4", "--out", str(a))[0] == 0
+    assert run(capsys, *DIGITS, "3", "--set", "n=6", "--seed", "4", "--out", str(b))[0] == 0
+    assert run(capsys, *DIGITS, "3", "--set", "n=6", "--seed", "4", "--max-batch", "4",
+               "--out", str(c))[0] == 0
+    records = [json.loads((d / "results.jsonl").read_text()) for d in (a, b, c)]
+    assert records[0]["best_score"] == records[1]["best_score"] == records[2]["best_score"]
+    assert records[0]["nfe"] == 6 * 6 and records[0]["verifier_calls"] == 6
+    assert set(records[0]) >= {"condition", "best_score", "nfe", "verifier_calls", "judges", "wall_s"}
+    assert (a / "best.png").read_bytes() == (b / "best.png").read_bytes() == (c / "best.png").read_bytes()
+    for name in ("config.json", "top.png", "noises/0.safetensors", "images/0-best.png"):
+        assert (a / name).exists(), name
+    code, stdout, _ = run(capsys, "replay", str(a))
+    assert code == 0 and "reproduced exactly" in stdout
+
+
+def test_replay_detects_a_tampered_record(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert run(capsys, *DIGITS, "-c", "5", "--set", "n=2", "--out", str(out))[0] == 0
+    record = json.loads((out / "results.jsonl").read_text())
+    record["best_score"] += 1e-3
+    (out / "results.jsonl").write_text(json.dumps(record) + "\n")
+    code, stdout, stderr = run(capsys, "replay", str(out))
+    assert code == 1 and "MISMATCH" in stdout and "did not reproduce" in stderr
+
+
+def test_several_conditions_and_gmm(capsys, tmp_path):
+    out = tmp_path / "gmm"
+    code, stdout, _ = run(capsys, "search", "--model", "gmm", "-c", "0,1", "-c", "any",
+                          "--verifier", "brightness", "--budget", "200", "--block", "2",
+                          "--no-progress", "--out", str(out))
+    assert code == 0
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [line["condition"] for line in lines] == [0, 1, -1]
+    assert [line["problem"] for line in lines] == [0, 1, 2]
+    assert all(line["nfe"] == 200 for line in lines)
+
+
+def test_list_names_everything(capsys):
+    code, stdout, _ = run(capsys, "list")
+    assert code == 0
+    for name in ("digits", "gmm", "digits-classifier", "brightness", "compressibility",
+                 "digits-evaluator", "random", "n=None", "max_batch"):
+        assert name in stdout
