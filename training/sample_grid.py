@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 import noisesearch as ns
-from noisesearch.algorithms.trajectory import sample
+from noisesearch.algorithms.trajectory import draw_noises, sample, trajectory_keys
 from noisesearch.images import labelled_grid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,11 +26,9 @@ def main() -> None:
     process = ns.load_process("digits")
     k = args.per_class
     cond = torch.arange(10).repeat_interleave(k)
-    keys = [(args.seed, "grid", i) for i in range(len(cond))]
-    x = process.prior(keys)
-    noise = torch.stack([process.step_noise([(*key, "step", s) for s in range(process.steps)])
-                         for key in keys])
-    images = sample(process, x, cond, noise)
+    keys = [trajectory_keys(process, args.seed, problem=i, candidate=0) for i in range(len(cond))]
+    noises = draw_noises(process, keys)
+    images = sample(process, noises["x_T"], cond, noises.get("steps"))
     judged = ns.load_judge("digits-evaluator").evaluate(images, cond.tolist())
     rows = [[(f"{int(cond[r * k + c])}", images[r * k + c]) for c in range(k)] for r in range(10)]
     labelled_grid(rows, tile=48).save(args.out)

@@ -13,8 +13,8 @@ import click
 
 from .algorithms import ALGORITHMS, load_algorithm, parse_options
 from .algorithms.base import option_fields
-from .errors import InputError, RunError
-from .judges import DEFAULT_JUDGES, JUDGES
+from .errors import InputError, RunError, unknown
+from .judges import DEFAULT_JUDGES, JUDGES, load_judge
 from .processes import PROCESSES, load_process
 from .runs import prepare_folder, write_config, write_overview, write_problems
 from .search import search as run_search
@@ -68,9 +68,9 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
     """Search for the noise that the verifier scores highest, per condition."""
     # everything is validated before anything is written
     if model not in PROCESSES:
-        load_process(model)  # raises the unknown-model error
+        raise unknown("model", model, PROCESSES)
     if algorithm not in ALGORITHMS:
-        load_algorithm(algorithm)
+        raise unknown("algorithm", algorithm, ALGORITHMS)
     verifier_obj = load_verifier(verifier)
     options = parse_options(ALGORITHMS[algorithm], sets)
     if max_batch is not None:
@@ -87,11 +87,7 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
         budget = DEFAULT_GENERATIONS * process.generation_nfe
     algo.check(process, budget)
     judge_names = list(judges) if judges else DEFAULT_JUDGES.get(model, [])
-    judge_objs = [JUDGES[j]["factory"]() if j in JUDGES else None for j in judge_names]
-    if None in judge_objs:
-        from .judges import load_judge
-
-        load_judge(judge_names[judge_objs.index(None)])
+    judge_objs = [load_judge(j) for j in judge_names]
     if block < 1:
         raise InputError(f"--block must be >= 1, got {block}")
     out = out if out is not None else default_out(model, algorithm, seed)

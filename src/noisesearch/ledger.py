@@ -19,13 +19,15 @@ class Ledger:
     """Per-problem counters of NFEs, verifier calls and wall time, with an optional progress bar."""
 
     def __init__(self, n_problems: int, budget: int | None = None, progress: bool = False,
-                 description: str = "search") -> None:
+                 planned: int | None = None, description: str = "search") -> None:
+        """``planned``: the NFEs per problem the algorithm means to spend (the bar's total)."""
         self.n_problems = n_problems
         self.budget = budget
         self.nfe = torch.zeros(n_problems, dtype=torch.long)
         self.verifier_calls = torch.zeros(n_problems, dtype=torch.long)
         self.wall_s = torch.zeros(n_problems, dtype=torch.float64)
-        total = budget * n_problems if budget is not None else None
+        per_problem = planned if planned is not None else budget
+        total = per_problem * n_problems if per_problem is not None else None
         self._bar = tqdm(total=total, desc=description, unit="nfe", disable=not progress,
                          dynamic_ncols=True)
 

@@ -24,7 +24,7 @@ from ..verifiers.base import Verifier
 from .base import Algorithm
 from .keeper import BestKeeper
 from .result import ProblemResult, SearchResult
-from .trajectory import draw_noises, sample, trajectory_keys
+from .trajectory import draw_noises, evaluate, trajectory_keys
 
 
 @dataclass
@@ -63,23 +63,23 @@ class RandomSearch(Algorithm):
         n_problems, n = len(conditions), self.candidates(process, budget)
         ids = list(problem_ids) if problem_ids is not None else list(range(n_problems))
         cond = process.encode(conditions)
-        ledger = Ledger(n_problems, budget, progress, description=f"{self.name} N={n}")
+        ledger = Ledger(n_problems, budget, progress, planned=n * process.generation_nfe,
+                        description=f"{self.name} N={n}")
         keeper = BestKeeper(n_problems, self.top_k)
-        for part in chunks(n * n_problems, self.max_batch):
-            rows = torch.arange(part.start, part.stop)
-            problems, candidates = rows % n_problems, rows // n_problems
-            keys = [trajectory_keys(process, seed, ids[p], c)
-                    for p, c in zip(problems.tolist(), candidates.tolist(), strict=True)]
-            x = process.prior([k["x_T"][0] for k in keys])
-            noise = (torch.stack([process.step_noise(k["steps"]) for k in keys])
-                     if process.stochastic else None)
-            with ledger.timed(problems):
-                images = sample(process, x, cond[problems], noise, ledger, problems)
-                scores = verifier.score(images, [conditions[p] for p in problems.tolist()])
-                ledger.charge_verifier(problems)
-            winners = [{"keys": k, "candidate": c} for k, c in zip(keys, candidates.tolist(), strict=True)]
-            keeper.offer(problems, scores, images, ledger.nfe, winners.__getitem__)
-        ledger.close()
+        try:
+            for part in chunks(n * n_problems, self.max_batch):
+                rows = torch.arange(part.start, part.stop)
+                problems, candidates = rows % n_problems, rows // n_problems
+                keys = [trajectory_keys(process, seed, ids[p], c)
+                        for p, c in zip(problems.tolist(), candidates.tolist(), strict=True)]
+                noises = draw_noises(process, keys)
+                images, scores = evaluate(process, verifier, noises, cond[problems],
+                                          [conditions[p] for p in problems.tolist()], problems, ledger)
+                winners = [{"keys": k, "candidate": c}
+                           for k, c in zip(keys, candidates.tolist(), strict=True)]
+                keeper.offer(problems, scores, images, ledger.nfe, winners.__getitem__)
+        finally:
+            ledger.close()
         return collect(self, process, conditions, ids, seed, keeper, ledger)
 
 
@@ -91,7 +91,7 @@ def collect(algorithm: Algorithm, process: DenoisingProcess, conditions: list, i
         best = keeper.best[p]
         problems.append(ProblemResult(
             condition=condition, problem=ids[p], best_score=keeper.best_score[p],
-            best_image=best["image"], noises=draw_noises(process, best["keys"]),
+            best_image=best["image"], noises=draw_noises(process, [best["keys"]]),
             recipe={"seed": seed, "candidate": best["candidate"], "keys": best["keys"]},
             history=keeper.history[p], top=[(s, img) for s, _, img in keeper.top[p]],
             nfe=int(ledger.nfe[p]), verifier_calls=int(ledger.verifier_calls[p]),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from ..ledger import Ledger
 from ..noise import Key
 from ..processes.base import DenoisingProcess
+from ..verifiers.base import Verifier
 
 
 def trajectory_keys(process: DenoisingProcess, seed: int, problem: int, candidate: int) -> dict:
@@ -17,11 +20,11 @@ def trajectory_keys(process: DenoisingProcess, seed: int, problem: int, candidat
     return keys
 
 
-def draw_noises(process: DenoisingProcess, keys: dict) -> dict[str, torch.Tensor]:
-    """The noise tensors of one trajectory from its keys: x_T (1, ...) and steps (1, T, ...)."""
-    noises = {"x_T": process.prior(keys["x_T"])}
-    if "steps" in keys:
-        noises["steps"] = process.step_noise(keys["steps"])[None]
+def draw_noises(process: DenoisingProcess, keys: Sequence[dict]) -> dict[str, torch.Tensor]:
+    """The noises of trajectories from their keys: x_T (B, ...) and, if stochastic, steps (B, T, ...)."""
+    noises = {"x_T": process.prior([k["x_T"][0] for k in keys])}
+    if process.stochastic:
+        noises["steps"] = torch.stack([process.step_noise(k["steps"]) for k in keys])
     return noises
 
 
@@ -46,3 +49,14 @@ def replay_noises(process: DenoisingProcess, cond: torch.Tensor,
                   noises: dict[str, torch.Tensor]) -> torch.Tensor:
     """Regenerate samples from saved noises (x_T (B, ...), steps (B, T, ...))."""
     return sample(process, noises["x_T"].to(process.device, process.dtype), cond, noises.get("steps"))
+
+
+def evaluate(process: DenoisingProcess, verifier: Verifier, noises: dict[str, torch.Tensor],
+             cond: torch.Tensor, conditions: Sequence, problems: torch.Tensor,
+             ledger: Ledger) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generate and score whole trajectories; (images, scores), with every call charged."""
+    with ledger.timed(problems):
+        images = sample(process, noises["x_T"], cond, noises.get("steps"), ledger, problems)
+        scores = verifier.score(images, conditions)
+        ledger.charge_verifier(problems)
+    return images, scores
