@@ -17,7 +17,8 @@ def draw(sampler: str, steps: int = 100, cond: int = -1) -> torch.Tensor:
     process = GMMProcess(MEANS, STDS, WEIGHTS, steps=steps, sampler=sampler)
     x = process.prior([(0, "x_T", i) for i in range(N)])
     noise = keyed_normal([(0, "step", i) for i in range(N)], (steps, 3), dtype=torch.float64)
-    return sample(process, x, torch.full((N,), cond), noise)
+    noises = {"x_T": x, "steps": noise} if sampler == "sde" else {"x_T": x}
+    return sample(process, noises, torch.full((N,), cond))
 
 
 def nearest_component(x: torch.Tensor) -> torch.Tensor:

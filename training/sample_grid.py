@@ -26,9 +26,9 @@ def main() -> None:
     process = ns.load_process("digits")
     k = args.per_class
     cond = torch.arange(10).repeat_interleave(k)
-    keys = [trajectory_keys(process, args.seed, problem=i, candidate=0) for i in range(len(cond))]
+    keys = [trajectory_keys(process, args.seed, i, 0) for i in range(len(cond))]
     noises = draw_noises(process, keys)
-    images = sample(process, noises["x_T"], cond, noises.get("steps"))
+    images = sample(process, noises, cond)
     judged = ns.load_judge("digits-evaluator").evaluate(images, cond.tolist())
     rows = [[(f"{int(cond[r * k + c])}", images[r * k + c]) for c in range(k)] for r in range(10)]
     labelled_grid(rows, tile=48).save(args.out)

@@ -83,7 +83,7 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
         raise InputError(f"no condition given; pass PROMPT or --condition (model {model!r}: "
                          f"{PROCESSES[model]['summary']})")
     conditions = [process.parse_condition(v) for v in values]
-    if budget is None and getattr(algo, "n", None) is None:
+    if budget is None and algo.needs_budget():
         budget = DEFAULT_GENERATIONS * process.generation_nfe
     algo.check(process, budget)
     judge_names = list(judges) if judges else DEFAULT_JUDGES.get(model, [])
@@ -106,7 +106,7 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
                             progress=progress)
         write_problems(out, result.problems)
         finished += result.problems
-    write_overview(out, finished)
+    write_overview(out, finished, title=f"{model}, {algorithm}, verifier {verifier}")
     for p in finished[:10]:
         judged = "  ".join(f"{j}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items())
                            for j, m in p.judges.items())

@@ -36,6 +36,12 @@ class Ledger:
         self.nfe.index_add_(0, problems, torch.full_like(problems, nfe_per_row))
         self._bar.update(nfe_per_row * len(problems))
 
+    def plan_more(self, nfe: int) -> None:
+        """Add ``nfe`` (over all problems) to the progress bar's total."""
+        if self._bar.total is not None:
+            self._bar.total += nfe
+            self._bar.refresh()
+
     def charge_verifier(self, problems: torch.Tensor) -> None:
         """Charge one verifier call to the problem of every scored row."""
         self.verifier_calls.index_add_(0, problems, torch.ones_like(problems))

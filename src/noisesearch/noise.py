@@ -50,3 +50,32 @@ def keyed_uniform(keys: Sequence[Key], shape: Sequence[int] = ()) -> torch.Tenso
     """Uniform [0, 1) tensor of shape ``(len(keys), *shape)`` on the CPU, row ``i`` from ``keys[i]``."""
     rows = [torch.rand(tuple(shape), generator=keyed_generator(k)) for k in keys]
     return torch.stack(rows) if rows else torch.empty((0, *shape))
+
+
+def sphere_neighbours(x: torch.Tensor, w: torch.Tensor, tau: float) -> torch.Tensor:
+    """Points at cosine ``tau`` to each row of ``x`` with the row's norm (Ma et al. 2025, Sec. 3.2).
+
+    y = ||x|| (tau x_hat + sqrt(1 - tau^2) w_hat), where w_hat is the normalised part of the
+    Gaussian draw ``w`` orthogonal to x. Rows are flattened over their trailing dimensions.
+    """
+    flat_x, flat_w = x.flatten(1).double(), w.flatten(1).double()
+    norm = flat_x.norm(dim=1, keepdim=True)
+    x_hat = flat_x / norm
+    ortho = flat_w - (flat_w * x_hat).sum(1, keepdim=True) * x_hat
+    w_hat = ortho / ortho.norm(dim=1, keepdim=True)
+    y = norm * (tau * x_hat + (1 - tau**2) ** 0.5 * w_hat)
+    return y.to(x.dtype).reshape(x.shape)
+
+
+def ball_neighbours(x: torch.Tensor, w: torch.Tensor, u: torch.Tensor, radius: float) -> torch.Tensor:
+    """Points drawn uniformly in the ball of radius ``radius * sqrt(d)`` around each row of ``x``.
+
+    Direction from the Gaussian draw ``w``, distance ``radius * sqrt(d) * u^(1/d)`` from the
+    uniform draw ``u`` (B,); d is the row's dimension, so ``radius`` is relative to the
+    typical norm sqrt(d) of a standard Gaussian noise.
+    """
+    flat_x, flat_w = x.flatten(1).double(), w.flatten(1).double()
+    d = flat_x.shape[1]
+    direction = flat_w / flat_w.norm(dim=1, keepdim=True)
+    distance = radius * d**0.5 * u.double()[:, None] ** (1.0 / d)
+    return (flat_x + distance * direction).to(x.dtype).reshape(x.shape)

@@ -44,7 +44,7 @@ def replay(out: Path | str) -> list[Replayed]:
     for rec in read_results(out):
         noises = load_file(str(out / rec["noises"]))
         cond = process.encode([rec["condition"]])
-        images = replay_noises(process, cond, noises)
+        images = replay_noises(process, cond, noises, rec["recipe"].get("path"))
         score = float(verifier.score(images, [rec["condition"]])[0])
         identical = None
         if is_image_batch(images) and rec.get("image"):

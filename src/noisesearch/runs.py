@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 from .algorithms import ProblemResult
 from .errors import InputError
 from .images import is_image_batch, labelled_grid, save_png
+from .plots import anytime_plot
 
 
 def prepare_folder(out: Path) -> None:
@@ -56,6 +57,7 @@ def record(problem: ProblemResult, has_images: bool) -> dict[str, Any]:
         "image": f"images/{problem.problem}-best.png" if has_images else None,
         "top_scores": [s for s, _ in problem.top],
         "history": [[nfe, score] for nfe, score in problem.history],
+        "anytime": [[nfe, best] for nfe, best in problem.best_so_far()],
     }
 
 
@@ -81,8 +83,10 @@ def write_problems(out: Path, problems: list[ProblemResult]) -> None:
         f.flush()
 
 
-def write_overview(out: Path, problems: list[ProblemResult], max_rows: int = 16) -> None:
-    """best.png (the winner, or a grid of winners) and top.png (top candidates, a row per condition)."""
+def write_overview(out: Path, problems: list[ProblemResult], max_rows: int = 16, title: str = "") -> None:
+    """scaling.png (the anytime curves), best.png (the winner, or a grid of winners) and
+    top.png (top candidates, a row per condition)."""
+    anytime_plot(problems, out / "scaling.png", title)
     if not problems or not is_image_batch(problems[0].best_image[None]):
         return
     if len(problems) == 1:

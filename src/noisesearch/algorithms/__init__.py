@@ -6,10 +6,15 @@ from typing import Any
 
 from ..errors import unknown
 from .base import Algorithm, parse_options
+from .noise_gradient import NoiseGradient
+from .paths import PathsSearch
 from .random_search import RandomSearch
 from .result import ProblemResult, SearchResult
+from .zero_order import ZeroOrderSearch
 
-ALGORITHMS: dict[str, type[Algorithm]] = {cls.name: cls for cls in (RandomSearch,)}
+ALGORITHMS: dict[str, type[Algorithm]] = {
+    cls.name: cls for cls in (RandomSearch, ZeroOrderSearch, PathsSearch, NoiseGradient)
+}
 
 
 def load_algorithm(name: str | Algorithm, **options: Any) -> Algorithm:
@@ -22,4 +27,5 @@ def load_algorithm(name: str | Algorithm, **options: Any) -> Algorithm:
 
 
 __all__ = ["Algorithm", "ALGORITHMS", "ProblemResult", "SearchResult", "RandomSearch",
+           "ZeroOrderSearch", "PathsSearch", "NoiseGradient",
            "load_algorithm", "parse_options"]

@@ -31,6 +31,10 @@ class Algorithm:
     def options(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def needs_budget(self) -> bool:
+        """Whether the options alone do not fix how much to compute (then a budget is required)."""
+        return True
+
     def check(self, process: DenoisingProcess, budget: int | None) -> None:
         """Raise ``InputError`` if the run cannot be done; called before anything is written."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -24,16 +23,26 @@ class BestKeeper:
         self._order = 0
 
     def offer(self, problems: torch.Tensor, scores: torch.Tensor, images: torch.Tensor,
-              nfe: torch.Tensor, winner: Callable[[int], dict[str, Any]]) -> None:
-        """Record a scored batch. ``winner(row)`` builds the payload (noises, recipe) kept for a new best."""
+              nfe: torch.Tensor) -> dict[int, int]:
+        """Record a scored batch; returns {problem: row} for every problem whose best is now a row.
+
+        The caller then adds what regenerates that row (noises, recipe) with ``attach``.
+        """
+        new_best: dict[int, int] = {}
         for row, (p, s) in enumerate(zip(problems.tolist(), scores.tolist(), strict=True)):
             self.history[p].append((int(nfe[p]), s))
             if s > self.best_score[p]:
                 self.best_score[p] = s
-                self.best[p] = {"image": images[row].detach().cpu().clone(), **winner(row)}
+                self.best[p] = {"image": images[row].detach().cpu().clone()}
+                new_best[p] = row
             self._order += 1
             top = self.top[p]
             if len(top) < self.top_k or s > top[-1][0]:
                 top.append((s, self._order, images[row].detach().cpu().clone()))
                 top.sort(key=lambda item: (-item[0], item[1]))
                 del top[self.top_k:]
+        return new_best
+
+    def attach(self, problem: int, payload: dict[str, Any]) -> None:
+        """Store how the current best of ``problem`` is regenerated (its noises, recipe, path)."""
+        self.best[problem].update(payload)

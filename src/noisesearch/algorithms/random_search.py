@@ -21,27 +21,31 @@ from ..errors import InputError
 from ..ledger import Ledger
 from ..processes.base import DenoisingProcess
 from ..verifiers.base import Verifier
-from .base import Algorithm
+from .initial_noise import InitialNoiseSearch, winner_payload
 from .keeper import BestKeeper
-from .result import ProblemResult, SearchResult
+from .result import SearchResult
 from .trajectory import draw_noises, evaluate, trajectory_keys
 
 
 @dataclass
-class RandomSearch(Algorithm):
+class RandomSearch(InitialNoiseSearch):
     """Best-of-N: N full generations per condition, the verifier's best is kept."""
 
     name = "random"
     summary = "best-of-N over whole trajectories (Ma et al. 2025, Random Search)"
     n: int | None = None  # candidates per condition; default: as many as the budget pays for
 
+    def needs_budget(self) -> bool:
+        return self.n is None
+
     def candidates(self, process: DenoisingProcess, budget: int | None) -> int:
-        cost = process.generation_nfe
+        searched = self.search_process(process)
+        budget, cost = self.search_budget(process, budget), searched.generation_nfe
         if self.n is not None and self.n < 1:
             raise InputError(f"n must be >= 1, got {self.n}")
         if budget is not None and budget < cost:
             raise InputError(f"budget {budget} NFEs is less than one generation "
-                             f"({cost} NFEs = {process.steps} steps x {process.nfe_per_step}); "
+                             f"({cost} NFEs = {searched.steps} steps x {searched.nfe_per_step}); "
                              f"valid: a budget >= {cost}")
         if self.n is None:
             if budget is None:
@@ -62,39 +66,24 @@ class RandomSearch(Algorithm):
         conditions = [process.parse_condition(c) for c in conditions]
         n_problems, n = len(conditions), self.candidates(process, budget)
         ids = list(problem_ids) if problem_ids is not None else list(range(n_problems))
+        searched = self.search_process(process)
         cond = process.encode(conditions)
-        ledger = Ledger(n_problems, budget, progress, planned=n * process.generation_nfe,
+        ledger = Ledger(n_problems, budget, progress, planned=n * searched.generation_nfe,
                         description=f"{self.name} N={n}")
         keeper = BestKeeper(n_problems, self.top_k)
         try:
+            # candidate-major rows, handed over in groups of max_batch
             for part in chunks(n * n_problems, self.max_batch):
                 rows = torch.arange(part.start, part.stop)
                 problems, candidates = rows % n_problems, rows // n_problems
-                keys = [trajectory_keys(process, seed, ids[p], c)
+                keys = [trajectory_keys(searched, seed, ids[p], c)
                         for p, c in zip(problems.tolist(), candidates.tolist(), strict=True)]
-                noises = draw_noises(process, keys)
-                images, scores = evaluate(process, verifier, noises, cond[problems],
-                                          [conditions[p] for p in problems.tolist()], problems, ledger)
-                winners = [{"keys": k, "candidate": c}
-                           for k, c in zip(keys, candidates.tolist(), strict=True)]
-                keeper.offer(problems, scores, images, ledger.nfe, winners.__getitem__)
+                noises = draw_noises(searched, keys)
+                images, scores = evaluate(searched, verifier, noises, cond, conditions, problems,
+                                          ledger, self.max_batch)
+                for p, row in keeper.offer(problems, scores, images, ledger.nfe).items():
+                    keeper.attach(p, winner_payload(noises, row, candidate=int(candidates[row]),
+                                                    keys=keys[row]))
+            return self.collect(process, searched, verifier, conditions, ids, seed, keeper, ledger)
         finally:
             ledger.close()
-        return collect(self, process, conditions, ids, seed, keeper, ledger)
-
-
-def collect(algorithm: Algorithm, process: DenoisingProcess, conditions: list, ids: list[int],
-            seed: int, keeper: BestKeeper, ledger: Ledger) -> SearchResult:
-    """Assemble a SearchResult from the keeper and the ledger; winners' noises redrawn from their keys."""
-    problems = []
-    for p, condition in enumerate(conditions):
-        best = keeper.best[p]
-        problems.append(ProblemResult(
-            condition=condition, problem=ids[p], best_score=keeper.best_score[p],
-            best_image=best["image"], noises=draw_noises(process, [best["keys"]]),
-            recipe={"seed": seed, "candidate": best["candidate"], "keys": best["keys"]},
-            history=keeper.history[p], top=[(s, img) for s, _, img in keeper.top[p]],
-            nfe=int(ledger.nfe[p]), verifier_calls=int(ledger.verifier_calls[p]),
-            wall_s=float(ledger.wall_s[p]),
-        ))
-    return SearchResult(problems, algorithm.name, algorithm.options(), ledger.totals())

@@ -1,4 +1,12 @@
-"""Whole trajectories: their noise keys, and running them in chunks with the ledger charged."""
+"""Trajectories: their noise keys, running them along a path of states, scoring them in chunks.
+
+A trajectory is its initial noise x_T, the noise each stochastic step consumes, and (for
+search over paths) the noise of each forward re-noising. Its *path* is the sequence of
+state indices it visits: ``0, 1, ..., steps`` for a plain generation; a decrease is a
+forward re-noising (``process.renoise``), an increase by one a denoising step. Noises are
+stored per trajectory as ``{"x_T": (B, ...), "steps": (B, V, ...), "renoise": (B, R, ...)}``
+with V the steps taken and R the re-noisings, in path order.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +14,24 @@ from collections.abc import Sequence
 
 import torch
 
+from ..batching import chunks
 from ..ledger import Ledger
 from ..noise import Key
 from ..processes.base import DenoisingProcess
 from ..verifiers.base import Verifier
 
+Noises = dict[str, torch.Tensor]
 
-def trajectory_keys(process: DenoisingProcess, seed: int, problem: int, candidate: int) -> dict:
-    """The keys of one candidate trajectory: its initial noise and, if stochastic, one per step."""
-    keys: dict[str, list[Key]] = {"x_T": [(seed, problem, "x_T", candidate)]}
+
+def trajectory_keys(process: DenoisingProcess, seed: int, problem: int, *index: int | str) -> dict:
+    """The keys of one trajectory: its initial noise and, if stochastic, one per step."""
+    keys: dict[str, list[Key]] = {"x_T": [(seed, problem, "x_T", *index)]}
     if process.stochastic:
-        keys["steps"] = [(seed, problem, "step", candidate, i) for i in range(process.steps)]
+        keys["steps"] = [(seed, problem, "step", *index, i) for i in range(process.steps)]
     return keys
 
 
-def draw_noises(process: DenoisingProcess, keys: Sequence[dict]) -> dict[str, torch.Tensor]:
+def draw_noises(process: DenoisingProcess, keys: Sequence[dict]) -> Noises:
     """The noises of trajectories from their keys: x_T (B, ...) and, if stochastic, steps (B, T, ...)."""
     noises = {"x_T": process.prior([k["x_T"][0] for k in keys])}
     if process.stochastic:
@@ -28,35 +39,86 @@ def draw_noises(process: DenoisingProcess, keys: Sequence[dict]) -> dict[str, to
     return noises
 
 
-def sample(process: DenoisingProcess, x: torch.Tensor, cond: torch.Tensor,
-           step_noises: torch.Tensor | None, ledger: Ledger | None = None,
-           problems: torch.Tensor | None = None) -> torch.Tensor:
-    """Integrate states ``x`` (B, ...) from x_T to the clean sample and return it decoded.
+def straight_path(process: DenoisingProcess) -> list[int]:
+    return list(range(process.steps + 1))
 
-    ``step_noises`` is (B, steps, *noise_shape) on a stochastic process (None on an ODE).
-    Every step is charged to ``ledger`` for the rows' ``problems``.
+
+def follow_path(process: DenoisingProcess, x: torch.Tensor, cond: torch.Tensor, path: Sequence[int],
+                step_noises: torch.Tensor | None = None, renoise_noises: torch.Tensor | None = None,
+                ledger: Ledger | None = None,
+                problems: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Move states ``x`` (B, ...) from state ``path[0]`` along ``path``.
+
+    Returns the last state and the clean prediction x0_hat of the last step (None if none).
+    A step uses the next of ``step_noises`` (B, V, ...) on a stochastic process; a
+    re-noising the next of ``renoise_noises`` (B, R, ...). Steps are charged to ``ledger``.
     """
-    with torch.no_grad():
-        for i in range(process.steps):
-            noise = step_noises[:, i].to(process.device, process.dtype) if process.stochastic else None
-            x, _ = process.step(x, i, cond, noise)
+    used_steps = used_renoise = 0
+    x0 = None
+    for a, b in zip(path, path[1:], strict=False):
+        if b == a + 1:
+            noise = None
+            if process.stochastic:
+                noise = step_noises[:, used_steps].to(process.device, process.dtype)
+                used_steps += 1
+            x, x0 = process.step(x, a, cond, noise)
             if ledger is not None:
                 ledger.charge_denoiser(problems, process.nfe_per_step)
+        elif b < a:
+            x = process.renoise(x, a, b, renoise_noises[:, used_renoise].to(process.device, process.dtype))
+            used_renoise += 1
+        else:
+            raise ValueError(f"a path moves one step down or re-noises up, got {a} -> {b}")
+    return x, x0
+
+
+def sample(process: DenoisingProcess, noises: Noises, cond: torch.Tensor, path: Sequence[int] | None = None,
+           ledger: Ledger | None = None, problems: torch.Tensor | None = None) -> torch.Tensor:
+    """Generate from trajectories' noises along ``path`` (default: straight) and decode."""
+    path = straight_path(process) if path is None else path
+    with torch.no_grad():
+        x = noises["x_T"].to(process.device, process.dtype)
+        x, _ = follow_path(process, x, cond, path, noises.get("steps"), noises.get("renoise"),
+                           ledger, problems)
         return process.decode(x)
 
 
-def replay_noises(process: DenoisingProcess, cond: torch.Tensor,
-                  noises: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Regenerate samples from saved noises (x_T (B, ...), steps (B, T, ...))."""
-    return sample(process, noises["x_T"].to(process.device, process.dtype), cond, noises.get("steps"))
+def replay_noises(process: DenoisingProcess, cond: torch.Tensor, noises: Noises,
+                  path: Sequence[int] | None = None) -> torch.Tensor:
+    """Regenerate samples from saved noises (and the recorded path, if not straight)."""
+    return sample(process, noises, cond, path)
 
 
-def evaluate(process: DenoisingProcess, verifier: Verifier, noises: dict[str, torch.Tensor],
-             cond: torch.Tensor, conditions: Sequence, problems: torch.Tensor,
-             ledger: Ledger) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generate and score whole trajectories; (images, scores), with every call charged."""
-    with ledger.timed(problems):
-        images = sample(process, noises["x_T"], cond, noises.get("steps"), ledger, problems)
-        scores = verifier.score(images, conditions)
-        ledger.charge_verifier(problems)
-    return images, scores
+def score(verifier: Verifier, images: torch.Tensor, conditions: Sequence, problems: torch.Tensor,
+          ledger: Ledger) -> torch.Tensor:
+    """Verifier scores of ``images``, one verifier call charged per row."""
+    scores = verifier.score(images, conditions)
+    ledger.charge_verifier(problems)
+    return scores
+
+
+def evaluate(process: DenoisingProcess, verifier: Verifier, noises: Noises, cond: torch.Tensor,
+             conditions: Sequence, problems: torch.Tensor, ledger: Ledger,
+             max_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generate and score whole trajectories in chunks of ``max_batch`` rows; (images, scores).
+
+    ``cond`` and ``conditions`` hold one entry per problem; ``problems`` (B,) maps rows to them.
+    """
+    images, scores = [], []
+    for part in chunks(len(problems), max_batch):
+        rows = problems[part]
+        with ledger.timed(rows):
+            batch = sample(process, {k: v[part] for k, v in noises.items()}, cond[rows], None, ledger, rows)
+            scores.append(score(verifier, batch, [conditions[p] for p in rows.tolist()], rows, ledger))
+        images.append(batch)
+    return torch.cat(images), torch.cat(scores)
+
+
+def select_rows(noises: Noises, rows: Sequence[int] | torch.Tensor) -> Noises:
+    """The noises of the given rows."""
+    index = torch.as_tensor(rows, dtype=torch.long)
+    return {k: v[index] for k, v in noises.items()}
+
+
+def concat_noises(parts: Sequence[Noises]) -> Noises:
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}

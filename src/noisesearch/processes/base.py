@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ..errors import RunError
+from ..errors import InputError, RunError
 from ..noise import Key, keyed_normal
 
 
@@ -41,6 +41,12 @@ class DenoisingProcess(ABC):
     def options(self) -> dict[str, Any]:
         """The resolved options that rebuild this process with ``load_process``."""
         return {}
+
+    differentiable: bool = True  # whether gradients flow from the output back to the noises
+
+    def with_steps(self, steps: int) -> DenoisingProcess:
+        """The same model and sampler with a different number of steps."""
+        raise InputError(f"the {self.name} process cannot change its number of steps")
 
     @abstractmethod
     def parse_condition(self, value: Any) -> Any:

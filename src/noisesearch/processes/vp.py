@@ -13,6 +13,7 @@ posterior variance). The normalised noise level of a state is sqrt(1 - a_t), in 
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 
 import torch
@@ -41,11 +42,24 @@ class VPProcess(DenoisingProcess):
         self.sampler = sampler
         self.eta = SAMPLERS[sampler]
         self.stochastic = self.eta > 0
+        self.alphas_cumprod = alphas_cumprod.to(torch.float64)
+        self.set_steps(steps)
+
+    def set_steps(self, steps: int) -> None:
+        """Space ``steps`` sampling steps over the training timesteps."""
         self.steps = steps
-        self.timesteps = spaced_timesteps(len(alphas_cumprod), steps)
-        a = alphas_cumprod.to(torch.float64)
+        self.timesteps = spaced_timesteps(len(self.alphas_cumprod), steps)
         # a_t of every state: the spaced timesteps, then a = 1 for the clean sample
-        self.alphas = torch.cat([a[self.timesteps], torch.ones(1, dtype=torch.float64)])
+        self.alphas = torch.cat([self.alphas_cumprod[self.timesteps], torch.ones(1, dtype=torch.float64)])
+
+    def with_steps(self, steps: int) -> VPProcess:
+        """The same model and sampler with ``steps`` steps (shares the network)."""
+        if steps < 1:
+            raise InputError(f"steps must be >= 1, got {steps}")
+        other = copy.copy(self)
+        other.set_steps(steps)
+        other.timesteps = other.timesteps.to(self.timesteps.device)
+        return other
 
     def noise_levels(self) -> torch.Tensor:
         return (1.0 - self.alphas).sqrt()

@@ -15,11 +15,14 @@ VERIFIERS: dict[str, dict[str, Any]] = {
         "factory": lambda arg=None: DigitsClassifier(output=arg or "logprob"),
         "summary": "log p(target class) from a CNN trained on half the digits; "
                    "'digits-classifier:prob' for the probability",
+        "differentiable": True,
     },
-    "brightness": {"factory": lambda arg=None: Brightness(), "summary": "mean pixel value"},
+    "brightness": {"factory": lambda arg=None: Brightness(), "summary": "mean pixel value",
+                   "differentiable": True},
     "compressibility": {
         "factory": lambda arg=None: Compressibility(int(arg) if arg else 95),
         "summary": "negative JPEG size in kB (Ramesh & Mardani 2025); 'compressibility:QUALITY', default 95",
+        "differentiable": False,
     },
 }
 

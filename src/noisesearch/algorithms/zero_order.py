@@ -1,0 +1,183 @@
+"""Zero-order search over the initial noise (Ma et al. 2025, Sec. 3.2 "Zero-Order Search").
+
+1. Start with a pivot noise n ~ N(0, I) and score it.
+2. Draw N neighbours of the pivot: y = ||n|| (tau n_hat + sqrt(1 - tau^2) w_hat), w_hat the
+   normalised part of a fresh Gaussian draw orthogonal to n, so every neighbour keeps the
+   pivot's norm and lies at cosine tau to it (option ``neighbourhood=ball``: uniform in a
+   ball of radius ``radius * sqrt(d)`` instead).
+3. Generate and score them; move the pivot to the best neighbour if it beats the pivot.
+4. If none does: ``on_stall=restart`` draws a fresh pivot (scored with its first neighbours),
+   ``stay`` keeps the pivot and draws new neighbours. Repeat from 2.
+
+The result is the best candidate seen over all iterations. On a stochastic sampler the
+searched noise is the whole trajectory's (x_T and every step's noise); each block is
+perturbed by the same rule, so the concatenation too keeps its norm and cosine tau. The
+first pivot is random search's first candidate, so at one generation's budget both agree.
+When the budget cannot pay for N more neighbours, the last iteration scores as many as
+it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import InputError
+from ..ledger import Ledger
+from ..noise import ball_neighbours, keyed_uniform, sphere_neighbours
+from ..processes.base import DenoisingProcess
+from ..verifiers.base import Verifier
+from .initial_noise import InitialNoiseSearch, draw_trajectories, winner_payload
+from .keeper import BestKeeper
+from .result import SearchResult
+from .trajectory import Noises, concat_noises, evaluate, select_rows
+
+NEIGHBOURHOODS = ("sphere", "ball")
+ON_STALL = ("restart", "stay")
+
+
+def neighbours(pivot: Noises, fresh: Noises, neighbourhood: str, tau: float, radius: float,
+               uniform: torch.Tensor) -> Noises:
+    """Neighbours of pivot rows, one per row of ``fresh``, block by block (x_T, each step's noise)."""
+    out = {}
+    for name, x in pivot.items():
+        w = fresh[name]
+        # a trajectory's step noises are perturbed one step at a time: (B, T, ...) -> (B*T, ...)
+        flat_x = x.reshape(-1, *x.shape[2:]) if name == "steps" else x
+        flat_w = w.reshape(-1, *w.shape[2:]) if name == "steps" else w
+        if neighbourhood == "sphere":
+            y = sphere_neighbours(flat_x, flat_w, tau)
+        else:
+            u = uniform.repeat_interleave(len(flat_x) // len(x))
+            y = ball_neighbours(flat_x, flat_w, u, radius)
+        out[name] = y.reshape(x.shape)
+    return out
+
+
+@dataclass
+class ZeroOrderSearch(InitialNoiseSearch):
+    """ZO-N: hill climbing on the initial noise with N neighbours per iteration."""
+
+    name = "zero-order"
+    summary = "zero-order search: N neighbours at cosine tau around a pivot (Ma et al. 2025, ZO-N)"
+    n: int = 4  # neighbours per iteration
+    iterations: int | None = None  # default: as many as the budget pays for
+    tau: float = 0.95  # cosine between a neighbour and the pivot (sphere neighbourhood)
+    neighbourhood: str = "sphere"  # sphere | ball
+    radius: float = 0.3  # ball radius, relative to sqrt(d) (ball neighbourhood)
+    on_stall: str = "restart"  # restart | stay, when no neighbour beats the pivot
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n < 1:
+            raise InputError(f"n must be >= 1, got {self.n}")
+        if self.iterations is not None and self.iterations < 1:
+            raise InputError(f"iterations must be >= 1, got {self.iterations}")
+        if not 0 < self.tau < 1:
+            raise InputError(f"tau must be in (0, 1), got {self.tau}")
+        if self.radius <= 0:
+            raise InputError(f"radius must be > 0, got {self.radius}")
+        if self.neighbourhood not in NEIGHBOURHOODS:
+            raise InputError(f"neighbourhood {self.neighbourhood!r} is unknown; "
+                             f"valid: {', '.join(NEIGHBOURHOODS)}")
+        if self.on_stall not in ON_STALL:
+            raise InputError(f"on_stall {self.on_stall!r} is unknown; valid: {', '.join(ON_STALL)}")
+
+    def needs_budget(self) -> bool:
+        return self.iterations is None
+
+    def check(self, process, budget):
+        budget = self.search_budget(process, budget)
+        cost = self.search_process(process).generation_nfe
+        if budget is None and self.iterations is None:
+            raise InputError("zero-order search needs a budget or iterations; e.g. --budget "
+                             f"{16 * cost} or --set iterations=4")
+        if budget is not None and budget < cost:
+            raise InputError(f"budget {budget} NFEs is less than one generation ({cost} NFEs); "
+                             f"valid: a budget >= {cost}")
+
+    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
+            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
+            progress: bool = False) -> SearchResult:
+        self.check(process, budget)
+        conditions = [process.parse_condition(c) for c in conditions]
+        n_problems = len(conditions)
+        ids = list(problem_ids) if problem_ids is not None else list(range(n_problems))
+        searched = self.search_process(process)
+        cost, search_budget = searched.generation_nfe, self.search_budget(process, budget)
+        cond = process.encode(conditions)
+        planned = search_budget if search_budget is not None else (1 + self.iterations * self.n) * cost
+        ledger = Ledger(n_problems, budget, progress, planned=planned, description=f"{self.name} N={self.n}")
+        keeper = BestKeeper(n_problems, self.top_k)
+
+        pivot, _ = draw_trajectories(searched, seed, ids, 0)  # random search's first candidate
+        pivot_score = torch.full((n_problems,), float("nan"), dtype=torch.float64)  # nan: not yet scored
+        restarts = [0] * n_problems
+        try:
+            iteration = 0
+            while self.iterations is None or iteration < self.iterations:
+                # per problem: its pivot if unscored, then as many neighbours as it can pay for
+                row_problem, row_role = [], []
+                for p in range(n_problems):
+                    affordable = (search_budget - int(ledger.nfe[p])) // cost if search_budget else self.n + 1
+                    if pivot_score[p].isnan() and affordable > 0:
+                        row_problem.append(p)
+                        row_role.append(-1)
+                        affordable -= 1
+                    for j in range(min(self.n, affordable)):
+                        row_problem.append(p)
+                        row_role.append(j)
+                if not row_problem:
+                    break
+                noises = self.candidate_noises(searched, seed, ids, pivot, row_problem, row_role, iteration)
+                problems = torch.tensor(row_problem)
+                images, scores = evaluate(searched, verifier, noises, cond, conditions, problems,
+                                          ledger, self.max_batch)
+                for p, row in keeper.offer(problems, scores, images, ledger.nfe).items():
+                    keeper.attach(p, winner_payload(noises, row, iteration=iteration, neighbour=row_role[row],
+                                                    restarts=restarts[p]))
+                self.move_pivots(searched, seed, ids, pivot, pivot_score, restarts, noises, scores,
+                                 row_problem, row_role)
+                iteration += 1
+            return self.collect(process, searched, verifier, conditions, ids, seed, keeper, ledger)
+        finally:
+            ledger.close()
+
+    def candidate_noises(self, process: DenoisingProcess, seed: int, ids: list[int], pivot: Noises,
+                         row_problem: list[int], row_role: list[int], iteration: int) -> Noises:
+        """Noises of this iteration's rows: a pivot's own (role -1) or a neighbour j of it."""
+        parts = []
+        for p, j in zip(row_problem, row_role, strict=True):
+            own = select_rows(pivot, [p])
+            if j < 0:
+                parts.append(own)
+                continue
+            fresh, _ = draw_trajectories(process, seed, [ids[p]], "zo-neighbour", iteration, j)
+            u = keyed_uniform([(seed, ids[p], "zo-radius", iteration, j)])
+            parts.append(neighbours(own, fresh, self.neighbourhood, self.tau, self.radius, u))
+        return concat_noises(parts)
+
+    def move_pivots(self, process: DenoisingProcess, seed: int, ids: list[int], pivot: Noises,
+                    pivot_score: torch.Tensor, restarts: list[int], noises: Noises,
+                    scores: torch.Tensor, row_problem: list[int], row_role: list[int]) -> None:
+        """Pivot <- best neighbour if it beats the pivot; otherwise restart or stay."""
+        best: dict[int, int] = {}
+        for row, (p, j) in enumerate(zip(row_problem, row_role, strict=True)):
+            if j < 0:
+                pivot_score[p] = float(scores[row])
+            elif p not in best or scores[row] > scores[best[p]]:
+                best[p] = row
+        for p, row in best.items():
+            if float(scores[row]) > float(pivot_score[p]):
+                for name in pivot:
+                    pivot[name][p] = noises[name][row]
+                pivot_score[p] = float(scores[row])
+            elif self.on_stall == "restart":
+                restarts[p] += 1
+                fresh, _ = draw_trajectories(process, seed, [ids[p]], "zo-restart", restarts[p])
+                for name in pivot:
+                    pivot[name][p] = fresh[name][0]
+                pivot_score[p] = float("nan")

@@ -1,0 +1,41 @@
+"""Plots of a run: the anytime curve, best score so far against NFEs spent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .algorithms import ProblemResult
+
+
+def anytime_plot(problems: Sequence[ProblemResult], path: Path, title: str = "",
+                 max_lines: int = 20) -> None:
+    """``scaling.png``: each condition's best verifier score so far against NFEs (log x), and their mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    curves = [p.best_so_far() for p in problems if p.history]
+    if not curves:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for curve in curves[:max_lines]:
+        nfe, best = zip(*curve, strict=True)
+        ax.step(nfe, best, where="post", color="tab:blue", alpha=0.25, linewidth=1)
+    # mean over conditions on a common grid of NFEs (each curve held flat after its last point)
+    grid = np.unique(np.concatenate([[n for n, _ in c] for c in curves]))
+    values = [np.interp(grid, [n for n, _ in c], [b for _, b in c], left=np.nan) for c in curves]
+    held = [np.where(grid > c[-1][0], c[-1][1], v) for c, v in zip(curves, values, strict=True)]
+    ax.step(grid, np.nanmean(np.stack(held), axis=0), where="post", color="tab:red", linewidth=2,
+            label=f"mean over {len(curves)} conditions")
+    ax.set_xscale("log")
+    ax.set_xlabel("NFEs spent per condition")
+    ax.set_ylabel("best verifier score so far")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

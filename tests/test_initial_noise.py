@@ -1,0 +1,183 @@
+"""Search over the initial noise: zero-order, paths, noise-gradient and cheap search steps."""
+
+from collections import Counter
+
+import pytest
+import torch
+
+import noisesearch as ns
+from noisesearch.algorithms.paths import plan_paths
+from noisesearch.algorithms.trajectory import replay_noises
+from noisesearch.errors import InputError
+from noisesearch.noise import ball_neighbours, keyed_normal, keyed_uniform, sphere_neighbours
+from noisesearch.processes import GMMProcess
+from noisesearch.verifiers.base import CallableVerifier
+
+
+class CountingGMM(GMMProcess):
+    """Counts the rows the denoiser sees at every state index."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows_at = Counter()
+
+    def eps(self, x, i, cond):
+        self.rows_at[i] += len(x)
+        return super().eps(x, i, cond)
+
+
+def closeness(target: torch.Tensor, differentiable: bool = False) -> CallableVerifier:
+    """Reward: minus the distance to a fixed target point."""
+    return CallableVerifier(lambda x, c: -(x - target).norm(dim=1), "closeness", differentiable)
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 5)])
+def test_sphere_neighbours_keep_the_norm_at_cosine_tau(shape):
+    x = keyed_normal([(0, "x", i) for i in range(6)], shape, dtype=torch.float64)
+    w = keyed_normal([(0, "w", i) for i in range(6)], shape, dtype=torch.float64)
+    for tau in (0.95, 0.5):
+        y = sphere_neighbours(x, w, tau)
+        assert y.shape == x.shape
+        cosine = torch.nn.functional.cosine_similarity(x.flatten(1), y.flatten(1))
+        assert torch.allclose(y.flatten(1).norm(dim=1), x.flatten(1).norm(dim=1), atol=1e-5)
+        assert torch.allclose(cosine, torch.full_like(cosine, tau), atol=1e-5)
+    ball = ball_neighbours(x, w, keyed_uniform([(0, "u", i) for i in range(6)]), 0.3)
+    distance = (ball - x).flatten(1).norm(dim=1)
+    assert (distance <= 0.3 * x[0].numel() ** 0.5 + 1e-9).all() and (distance > 0).all()
+
+
+def test_zero_order_neighbours_of_a_trajectory_keep_norm_and_cosine_per_block():
+    from noisesearch.algorithms.zero_order import neighbours
+
+    pivot = {"x_T": keyed_normal([(1, 0)], (4,)), "steps": keyed_normal([(1, 1)], (5, 4))}
+    fresh = {"x_T": keyed_normal([(1, 2)], (4,)), "steps": keyed_normal([(1, 3)], (5, 4))}
+    y = neighbours(pivot, fresh, "sphere", 0.9, 0.3, torch.zeros(1))
+    for name in pivot:
+        a, b = pivot[name].reshape(-1, 4), y[name].reshape(-1, 4)
+        assert torch.allclose(a.norm(dim=1), b.norm(dim=1), atol=1e-5)
+        assert torch.allclose(torch.nn.functional.cosine_similarity(a, b), torch.full((len(a),), 0.9), atol=1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ["random", "zero-order", "paths", "noise-gradient"])
+def test_best_so_far_never_decreases_and_budget_holds(algorithm):
+    process = GMMProcess(dim=4, steps=10, sampler="ode")
+    verifier = closeness(torch.ones(4), differentiable=True)
+    result = ns.search(process, verifier, [0, 1, "any"], algorithm=algorithm, budget=300, seed=2)
+    for problem in result:
+        curve = problem.best_so_far()
+        assert curve, "every run records its anytime curve"
+        bests = [b for _, b in curve]
+        assert all(a <= b for a, b in zip(bests, bests[1:], strict=False))
+        assert bests[-1] == problem.best_score == max(s for _, s in problem.history)
+        assert 0 < problem.nfe <= 300
+
+
+def test_zero_order_beats_random_search_at_equal_nfes():
+    """A target in the tail of component 0 (1.5 std out in all 16 dimensions): random draws
+    rarely land near it, while hill climbing moves towards it."""
+    process = GMMProcess(dim=16, steps=10, sampler="ode")
+    verifier = closeness(process.means[0] + 1.5 * process.stds[0])
+    budget = 256 * process.generation_nfe
+    random = ns.search(process, verifier, [0] * 8, algorithm="random", budget=budget, seed=0)
+    zero_order = ns.search(process, verifier, [0] * 8, algorithm="zero-order", budget=budget, seed=0)
+    assert [p.nfe for p in random] == [p.nfe for p in zero_order] == [budget] * 8
+    best_random = max(p.best_score for p in random)
+    mean_zero_order = sum(p.best_score for p in zero_order) / 8
+    assert mean_zero_order > best_random  # zero-order's average beats random search's best
+
+
+def test_zero_order_first_pivot_is_random_searchs_first_candidate():
+    process = GMMProcess(dim=3, steps=8, sampler="sde")
+    verifier = closeness(torch.zeros(3))
+    one = process.generation_nfe
+    a = ns.search(process, verifier, [0, 2], algorithm="random", budget=one, seed=4)
+    b = ns.search(process, verifier, [0, 2], algorithm="zero-order", budget=one, seed=4)
+    assert [p.best_score for p in a] == [p.best_score for p in b]
+
+
+def test_zero_order_does_not_depend_on_batching():
+    process = GMMProcess(dim=3, steps=8, sampler="sde")
+    verifier = closeness(torch.ones(3))
+    a = ns.search(process, verifier, [0, 1, 2], algorithm="zero-order", iterations=5, max_batch=3, seed=1)
+    b = ns.search(process, verifier, [0, 1, 2], algorithm="zero-order", iterations=5, max_batch=500, seed=1)
+    assert [p.best_score for p in a] == [p.best_score for p in b]
+    for p in a:
+        regenerated = replay_noises(process, process.encode([p.condition]), p.noises)
+        assert torch.equal(regenerated[0], p.best_image)
+
+
+@pytest.mark.parametrize("sampler", ["ode", "sde"])
+def test_paths_keeps_n_paths_and_charges_what_it_calls(sampler):
+    process = CountingGMM(dim=2, steps=50, sampler=sampler)
+    verifier = closeness(torch.tensor([1.0, -1.0]))
+    n, m, problems = 3, 4, 2
+    algorithm = ns.load_algorithm("paths", n=n, m=m, max_batch=5)
+    result = ns.search(process, verifier, [0, "any"], algorithm=algorithm, seed=0)
+    plan = plan_paths(process.noise_levels(), 0.11, 0.78, 0.81)
+    assert len(plan.rounds) >= 2
+    # every state before sigma_start is visited by N paths; every round by N * M copies,
+    # which is only possible if exactly N paths survived each selection
+    expected = Counter({i: problems * n for i in range(plan.start)})
+    for f, b in plan.rounds:
+        for i in range(f, b + 1):
+            expected[i] += problems * n * m
+    assert process.rows_at == expected
+    assert result.totals["nfe"] == sum(process.rows_at.values()) * process.nfe_per_step
+    assert result.totals["verifier_calls"] == problems * n * m * len(plan.rounds)
+    for p in result:
+        assert p.nfe == plan.steps_per_path(m) * n
+        assert len(p.history) == n * m  # the finished samples of the last round
+        assert p.best_score == max(s for _, s in p.history)
+        replayed = replay_noises(process, process.encode([p.condition]), p.noises, p.recipe["path"])
+        assert torch.equal(replayed[0], p.best_image)
+
+
+def test_paths_plan_follows_the_noise_levels():
+    levels = torch.linspace(1, 0, 101)  # level 1 - i / 100
+    plan = plan_paths(levels, 0.11, 0.78, 0.81)
+    assert plan.start == 89  # level 0.11
+    f, b = plan.rounds[0]
+    assert f == 11 and b == 92  # up to 0.89, back down to 0.08, then one scoring step
+    assert plan.rounds[-1][1] == 99 and plan.path()[-1] == 100
+
+
+def test_noise_gradient_raises_the_digits_classifier():
+    process = ns.load_process("digits", steps=6, sampler="ode", guidance=0.0)
+    result = ns.search(process, "digits-classifier", [2, 5, 8], algorithm="noise-gradient",
+                       iterations=6, seed=0)
+    gains = [p.best_score - p.history[0][1] for p in result]
+    assert sum(gains) / len(gains) > 2.0  # log p of the target class up by 2 nats on average
+    for p in result:
+        assert p.nfe == (3 * 6 - 2) * 6  # 6 forwards, 5 backwards at 2 NFEs per step
+        assert p.verifier_calls == 6
+
+
+def test_noise_gradient_refuses_a_non_differentiable_verifier(digits):
+    with pytest.raises(InputError, match="differentiable verifier; 'compressibility'"):
+        ns.search(digits, "compressibility", [1], algorithm="noise-gradient", iterations=2)
+
+
+@pytest.mark.parametrize("algorithm", ["random", "zero-order", "paths"])
+def test_search_steps_winners_are_regenerated_at_full_steps(algorithm):
+    process = GMMProcess(dim=3, steps=20, sampler="ode")
+    verifier = closeness(torch.tensor([1.0, 0.0, 0.0]))
+    result = ns.search(process, verifier, [0, 1], algorithm=algorithm, budget=400, seed=3, search_steps=5)
+    for p in result:
+        assert p.recipe["search_steps"] == 5
+        path = p.recipe.get("path")
+        full = replay_noises(process, process.encode([p.condition]), p.noises, path)
+        assert torch.equal(full[0], p.best_image)
+        assert float(verifier.score(full, [p.condition])[0]) == p.best_score
+        assert p.nfe <= 400
+        if algorithm != "paths":  # one verifier call per candidate, one for the regenerated winner
+            assert p.verifier_calls == len(p.history) + 1
+            cheap = replay_noises(process.with_steps(5), process.encode([p.condition]), p.noises)
+            assert not torch.equal(cheap[0], p.best_image)
+
+
+def test_budget_errors_name_the_minimum():
+    process = GMMProcess(steps=10)
+    with pytest.raises(InputError, match="valid: a budget >= 10"):
+        ns.search(process, closeness(torch.zeros(2)), [0], algorithm="zero-order", budget=5)
+    with pytest.raises(InputError, match="search_steps must be in 1..9"):
+        ns.search(process, closeness(torch.zeros(2)), [0], algorithm="random", budget=100, search_steps=11)
