@@ -23,6 +23,13 @@ def run(capsys, *argv):
     (["search", "-c", "3", "--set", "m=2"], ["no option 'm'", "n"]),
     (["search", "-c", "3", "--budget", "5"], ["budget 5", "valid: a budget >= 25"]),
     (["search", "-c", "3", "--sampler", "heun"], ["sampler 'heun'", "ode, sde"]),
+    (["search", "-c", "3", "--algorithm", "zero-order", "--set", "on_stall=jump"],
+     ["on_stall 'jump'", "restart, stay"]),
+    (["search", "-c", "3", "--algorithm", "zero-order", "--set", "tau=1.5"], ["tau must be in (0, 1)"]),
+    (["search", "-c", "3", "--algorithm", "paths", "--budget", "50"], ["budget 50", "valid: a budget >= 91"]),
+    (["search", "-c", "3", "--algorithm", "noise-gradient", "--verifier", "compressibility"],
+     ["'compressibility' is not", "digits-classifier"]),
+    (["search", "-c", "3", "--set", "search_steps=30"], ["search_steps must be in 1..24"]),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(capsys, tmp_path, argv, names):
     out = tmp_path / "run"
@@ -89,3 +96,37 @@ def test_list_names_everything(capsys):
     for name in ("digits", "gmm", "digits-classifier", "brightness", "compressibility",
                  "digits-evaluator", "random", "n=None", "max_batch"):
         assert name in stdout
+
+
+@pytest.mark.parametrize("algorithm, sets", [
+    ("zero-order", ["--set", "n=2", "--set", "iterations=2", "--set", "on_stall=stay"]),
+    ("paths", ["--set", "n=1", "--set", "m=2"]),
+    ("noise-gradient", ["--set", "iterations=2", "--set", "lr=0.1"]),
+    ("random", ["--set", "n=3", "--set", "search_steps=3"]),
+])
+def test_initial_noise_algorithms_run_from_the_cli_and_replay(capsys, tmp_path, algorithm, sets):
+    out = tmp_path / algorithm
+    code, stdout, stderr = run(capsys, *DIGITS, "--sampler", "ode", "-c", "4,9", "--algorithm", algorithm,
+                               *sets, "--out", str(out))
+    assert code == 0, stderr
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["condition"] for r in records] == [4, 9]
+    for r in records:
+        bests = [b for _, b in r["anytime"]]
+        assert bests == sorted(bests) and bests[-1] == max(s for _, s in r["history"])
+    assert (out / "scaling.png").stat().st_size > 0
+    config = json.loads((out / "config.json").read_text())
+    for pair in sets[1::2]:
+        key, value = pair.split("=")
+        assert str(config["options"][key]) == value
+    code, stdout, _ = run(capsys, "replay", str(out))
+    assert code == 0 and "all 2 winners reproduced exactly" in stdout
+
+
+def test_list_shows_every_algorithm_with_its_options_and_defaults(capsys):
+    code, stdout, _ = run(capsys, "list")
+    assert code == 0
+    for expected in ["zero-order", "tau=0.95", "on_stall=restart", "paths", "sigma_start=0.11",
+                     "delta_f=0.78", "delta_b=0.81", "m=4", "noise-gradient", "reg_weight=0.01",
+                     "grad_clip=0.1", "search_steps=None"]:
+        assert expected in stdout

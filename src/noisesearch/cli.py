@@ -85,7 +85,7 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
     conditions = [process.parse_condition(v) for v in values]
     if budget is None and algo.needs_budget():
         budget = DEFAULT_GENERATIONS * process.generation_nfe
-    algo.check(process, budget)
+    algo.check(process, budget, verifier_obj)
     judge_names = list(judges) if judges else DEFAULT_JUDGES.get(model, [])
     judge_objs = [load_judge(j) for j in judge_names]
     if block < 1:

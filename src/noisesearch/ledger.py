@@ -1,8 +1,9 @@
 """The ledger: every denoiser and verifier call is charged, per problem, as it happens.
 
-Costs are in NFEs: one denoiser evaluation of one sample (a guided step costs 2). Wall
-time of each timed block is split among the rows it computed, so per-problem times add
-up to the time spent. Reported figures are these counts, never a formula.
+Costs are in NFEs: one denoiser evaluation of one sample (a guided step costs 2; a
+backward pass through a step costs twice its forward pass). Wall time of each timed block
+is split among the rows it computed, so per-problem times add up to the time spent.
+Reported figures are these counts, never a formula.
 """
 
 from __future__ import annotations

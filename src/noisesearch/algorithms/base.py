@@ -35,7 +35,7 @@ class Algorithm:
         """Whether the options alone do not fix how much to compute (then a budget is required)."""
         return True
 
-    def check(self, process: DenoisingProcess, budget: int | None) -> None:
+    def check(self, process: DenoisingProcess, budget: int | None, verifier: Verifier | None = None) -> None:
         """Raise ``InputError`` if the run cannot be done; called before anything is written."""
 
     def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],

@@ -98,7 +98,9 @@ class NoiseGradient(InitialNoiseSearch):
                              f"more than the budget of {budget}; valid: iterations <= {affordable}")
         return self.iterations if self.iterations is not None else affordable
 
-    def check(self, process, budget):
+    def check(self, process, budget, verifier=None):
+        if verifier is not None:
+            self.differentiable(process, verifier)
         self.count(process, budget)
 
     def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],

@@ -123,7 +123,7 @@ class PathsSearch(InitialNoiseSearch):
             return self.n
         return DEFAULT_N if budget is None else budget // cost
 
-    def check(self, process, budget):
+    def check(self, process, budget, verifier=None):
         self.paths(process, budget)
 
     def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],

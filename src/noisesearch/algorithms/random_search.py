@@ -57,7 +57,7 @@ class RandomSearch(InitialNoiseSearch):
                              f"{budget}; valid: n <= {budget // cost}")
         return self.n
 
-    def check(self, process, budget):
+    def check(self, process, budget, verifier=None):
         self.candidates(process, budget)
 
     def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],

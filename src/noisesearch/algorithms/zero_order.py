@@ -89,7 +89,7 @@ class ZeroOrderSearch(InitialNoiseSearch):
     def needs_budget(self) -> bool:
         return self.iterations is None
 
-    def check(self, process, budget):
+    def check(self, process, budget, verifier=None):
         budget = self.search_budget(process, budget)
         cost = self.search_process(process).generation_nfe
         if budget is None and self.iterations is None:
