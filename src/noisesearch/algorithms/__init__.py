@@ -6,14 +6,19 @@ from typing import Any
 
 from ..errors import unknown
 from .base import Algorithm, parse_options
+from .beam import SVDD, BeamSearch
+from .eps_greedy import EpsGreedy, ZeroOrderSteps
+from .mcts import MCTS
 from .noise_gradient import NoiseGradient
 from .paths import PathsSearch
 from .random_search import RandomSearch
 from .result import ProblemResult, SearchResult
+from .smc import SMC
 from .zero_order import ZeroOrderSearch
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
-    cls.name: cls for cls in (RandomSearch, ZeroOrderSearch, PathsSearch, NoiseGradient)
+    cls.name: cls for cls in (RandomSearch, ZeroOrderSearch, PathsSearch, NoiseGradient,
+                              EpsGreedy, ZeroOrderSteps, BeamSearch, SVDD, MCTS, SMC)
 }
 
 

@@ -24,6 +24,7 @@ class ProblemResult:
     verifier_calls: int = 0
     wall_s: float = 0.0
     judges: dict[str, dict[str, float]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. smc's final particles and their weights
 
     def best_so_far(self) -> list[tuple[int, float]]:
         """The anytime curve: (NFEs, best score so far) after every candidate."""

@@ -73,6 +73,21 @@ class DenoisingProcess(ABC):
              noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(x_{i+1}, x0_hat(x_i)). ``noise`` is required when ``stochastic``."""
 
+    def injects_noise(self, i: int) -> bool:
+        """Whether step ``i`` adds any of its noise to the state."""
+        return self.stochastic
+
+    def predict(self, x: torch.Tensor, i: int, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's clean prediction at state ``i`` and what ``update`` needs with it (one model call;
+        at ``i == steps`` the state itself, without a call)."""
+        raise NotImplementedError(f"the {self.name} process cannot split a step into predict and update")
+
+    def update(self, x: torch.Tensor, i: int, x0: torch.Tensor, eps: torch.Tensor,
+               noise: torch.Tensor | None = None, deterministic: bool = False) -> torch.Tensor:
+        """x_{i+1} from x_i and its prediction, without a model call. ``deterministic``: the
+        noise-free (ODE) update, whatever the sampler."""
+        raise NotImplementedError(f"the {self.name} process cannot split a step into predict and update")
+
     @abstractmethod
     def renoise(self, x: torch.Tensor, i_from: int, i_to: int, noise: torch.Tensor) -> torch.Tensor:
         """Exact forward process from state index ``i_from`` back to the noisier ``i_to``."""

@@ -81,13 +81,29 @@ class VPProcess(DenoisingProcess):
     def step(self, x, i, cond, noise=None):
         if self.stochastic and noise is None:
             raise ValueError(f"the {self.sampler} sampler needs a noise tensor at every step")
-        x0, eps = self.predict_x0(x, i, cond)
+        x0, eps = self.predict(x, i, cond)
+        return self.update(x, i, x0, eps, noise), x0
+
+    def predict(self, x, i, cond):
+        if i == self.steps:  # the clean sample is its own prediction
+            return x, torch.zeros_like(x)
+        return self.predict_x0(x, i, cond)
+
+    def sigma(self, i: int, eta: float) -> float:
+        """Standard deviation of the noise step ``i`` injects (Eq. 16 of Song et al.)."""
         a_t, a_s = float(self.alphas[i]), float(self.alphas[i + 1])
-        sigma = self.eta * ((1 - a_s) / (1 - a_t)) ** 0.5 * (1 - a_t / a_s) ** 0.5
+        return eta * ((1 - a_s) / (1 - a_t)) ** 0.5 * (1 - a_t / a_s) ** 0.5
+
+    def injects_noise(self, i):
+        return self.stochastic and self.sigma(i, self.eta) > 0
+
+    def update(self, x, i, x0, eps, noise=None, deterministic=False):
+        sigma = self.sigma(i, 0.0 if deterministic else self.eta)
+        a_s = float(self.alphas[i + 1])
         x_next = a_s**0.5 * x0 + max(1 - a_s - sigma**2, 0.0) ** 0.5 * eps
         if sigma > 0:
             x_next = x_next + sigma * noise
-        return x_next, x0
+        return x_next
 
     def renoise(self, x, i_from, i_to, noise):
         if not 0 <= i_to <= i_from <= self.steps:

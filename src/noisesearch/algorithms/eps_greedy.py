@@ -1,0 +1,131 @@
+"""Epsilon-greedy search over each step's noise (Ramesh & Mardani 2025, Sec. 4.2, Algorithm 1).
+
+Denoising is relaxed into a sequence of contextual bandits, one per step. At step i:
+
+    pivot ~ N(0, I)
+    repeat K times:
+        draw N candidates: with probability epsilon a fresh z ~ N(0, I) (explore), otherwise
+        z = pivot + U(0, 1) * lambda * sqrt(d) * u / ||u||, u ~ N(0, I) (exploit, d = noise size)
+        score each by r(x0_hat(x_{i+1}(z)))
+        pivot <- the iteration's best candidate (``keep_best``: the best seen at this step)
+    x_{i+1} <- the step taken with the pivot
+
+K iterations are spent only on steps whose normalised noise level lies in [window_lo,
+window_hi], one elsewhere (the paper searches 0.01 <= sigma <= 1 to halve NFEs). A step that
+injects no noise (DDIM's last) is taken without search. Defaults are the paper's: N = 4,
+K = 20, lambda = 0.15, epsilon = 0.4; ``zero-order-steps`` is the same with epsilon = 0.
+The paper's code replaces the pivot with each iteration's best even when it is worse
+than the previous pivot; that is the default here, ``keep_best=true`` keeps the best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import InputError
+from ..noise import keyed_uniform
+from ..processes.base import DenoisingProcess
+from ..verifiers.base import Verifier
+from .result import SearchResult
+from .stepwise import StepwiseSearch, best_per_problem, keyed_rows
+
+
+@dataclass
+class EpsGreedy(StepwiseSearch):
+    """Per-step bandit search: N candidates x K iterations around a moving pivot."""
+
+    name = "eps-greedy"
+    summary = "epsilon-greedy search over every step's noise (Ramesh & Mardani 2025)"
+    n: int = 4  # candidates per iteration
+    k: int = 20  # iterations per searched step
+    lam: float = 0.15  # exploitation radius, relative to sqrt(d)
+    epsilon: float = 0.4  # probability that a candidate is a fresh draw
+    keep_best: bool = False  # pivot <- best seen at this step, not the iteration's best
+    window_lo: float = 0.0  # search K iterations only where the noise level is in [lo, hi]
+    window_hi: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n < 1 or self.k < 1:
+            raise InputError(f"n and k must be >= 1, got n={self.n}, k={self.k}")
+        if not 0 <= self.epsilon <= 1 or self.lam < 0:
+            raise InputError(f"epsilon must be in [0, 1] and lam >= 0, got {self.epsilon}, {self.lam}")
+        if not 0 <= self.window_lo <= self.window_hi <= 1:
+            raise InputError(f"the window needs 0 <= window_lo <= window_hi <= 1, "
+                             f"got [{self.window_lo}, {self.window_hi}]")
+
+    def iterations(self, process: DenoisingProcess, i: int) -> int:
+        """K inside the noise-level window, 1 outside, 0 on a step that injects no noise."""
+        if not process.injects_noise(i):
+            return 0
+        level = float(process.noise_levels()[i])
+        return self.k if self.window_lo <= level <= self.window_hi else 1
+
+    def planned_nfe(self, process):
+        searched = sum(self.iterations(process, i) * self.n for i in range(process.steps))
+        plain = sum(1 for i in range(process.steps - 1) if self.iterations(process, i) == 0)
+        return (1 + searched + plain) * process.nfe_per_step
+
+    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
+            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
+            progress: bool = False) -> SearchResult:
+        conditions, ids, look, keeper = self.setup(process, verifier, conditions, budget, problem_ids,
+                                                   progress)
+        n_problems, n = len(conditions), self.n
+        d = torch.Size(process.noise_shape).numel()
+        per_row = (-1, *[1] * len(process.noise_shape))  # broadcast a (B,) tensor over a row's noise
+        try:
+            x, x0, eps, problems = self.initial(look, seed, ids, 1)
+            x_T = x.clone()
+            steps = torch.zeros((n_problems, process.steps, *process.noise_shape), dtype=process.dtype)
+            rows = problems.repeat_interleave(n)  # N candidate rows per problem
+            for i in range(process.steps):
+                pivot = keyed_rows(process, [(seed, ids[p], "eg-pivot", i) for p in range(n_problems)])
+                iterations = self.iterations(process, i)
+                if iterations == 0:  # the step injects no noise: nothing to search
+                    x = process.update(x, i, x0, eps, pivot)
+                    x0, eps = look.predict(x, i + 1, problems)
+                    steps[:, i] = pivot
+                    continue
+                best_score = torch.full((n_problems,), -float("inf"), dtype=torch.float64)
+                chosen = None
+                for it in range(iterations):
+                    keys = [(seed, ids[p], "eg", i, it, j) for p in range(n_problems) for j in range(n)]
+                    fresh = keyed_rows(process, [(*k, "fresh") for k in keys])
+                    direction = keyed_rows(process, [(*k, "direction") for k in keys])
+                    radius = keyed_uniform([(*k, "radius") for k in keys]).to(process.dtype)
+                    explore = keyed_uniform([(*k, "explore") for k in keys]) < self.epsilon
+                    unit = direction / direction.flatten(1).norm(dim=1).view(per_row)
+                    local = pivot.repeat_interleave(n, 0) + (radius * self.lam * d**0.5).view(per_row) * unit
+                    z = torch.where(explore.view(per_row), fresh, local)
+                    x_next, x0_next, eps_next, scores = look.try_noises(
+                        x.repeat_interleave(n, 0), x0.repeat_interleave(n, 0), eps.repeat_interleave(n, 0),
+                        i, z, rows)
+                    winners = best_per_problem(scores, n_problems, n)
+                    better = scores[winners].double() > best_score
+                    take = better if self.keep_best else torch.ones_like(better)
+                    if chosen is None:
+                        chosen = [z[winners], x_next[winners], x0_next[winners], eps_next[winners]]
+                    else:
+                        for slot, value in enumerate((z, x_next, x0_next, eps_next)):
+                            chosen[slot][take] = value[winners][take]
+                    best_score = torch.where(better, scores[winners].double(), best_score)
+                    pivot = chosen[0]
+                z, x, x0, eps = chosen
+                steps[:, i] = z
+            return self.finish(look, keeper, x, x_T, steps, problems, seed, ids, {})
+        finally:
+            look.ledger.close()
+
+
+@dataclass
+class ZeroOrderSteps(EpsGreedy):
+    """Epsilon-greedy with epsilon = 0: local search around each step's pivot only."""
+
+    name = "zero-order-steps"
+    summary = "zero-order search over every step's noise: eps-greedy with epsilon = 0 (Ramesh & Mardani 2025)"
+    epsilon: float = 0.0
