@@ -130,3 +130,52 @@ def test_list_shows_every_algorithm_with_its_options_and_defaults(capsys):
                      "delta_f=0.78", "delta_b=0.81", "m=4", "noise-gradient", "reg_weight=0.01",
                      "grad_clip=0.1", "search_steps=None"]:
         assert expected in stdout
+
+
+@pytest.mark.parametrize("algorithm, sets", [
+    ("eps-greedy", ["--set", "n=2", "--set", "k=2", "--set", "keep_best=true", "--set", "window_lo=0.2"]),
+    ("zero-order-steps", ["--set", "n=2", "--set", "k=2", "--set", "lam=0.3"]),
+    ("beam", ["--set", "b=2", "--set", "n=2"]),
+    ("svdd", ["--set", "m=3"]),
+    ("mcts", ["--set", "n=2", "--set", "s=2"]),
+    ("smc", ["--set", "k=3", "--set", "potential=difference", "--set", "adaptive=false"]),
+])
+def test_trajectory_algorithms_run_from_the_cli_and_replay(capsys, tmp_path, algorithm, sets):
+    out = tmp_path / algorithm
+    code, stdout, stderr = run(capsys, *DIGITS, "--sampler", "sde", "-c", "2,6", "--algorithm", algorithm,
+                               *sets, "--out", str(out))
+    assert code == 0, stderr
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["condition"] for r in records] == [2, 6]
+    config = json.loads((out / "config.json").read_text())
+    for pair in sets[1::2]:
+        key, value = pair.split("=")
+        assert str(config["options"][key]).lower() == value
+    for r in records:
+        assert r["best_score"] == max(s for _, s in r["history"]) and r["nfe"] > 0
+    if algorithm == "smc":  # the whole final particle set is kept beside the winner's noises
+        from safetensors.torch import load_file
+
+        particles = load_file(str(out / records[0]["extra"]))
+        assert particles["particles"].shape == (3, 1, 16, 16) and particles["log_weights"].shape == (3,)
+    code, stdout, _ = run(capsys, "replay", str(out))
+    assert code == 0 and "all 2 winners reproduced exactly" in stdout
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["--algorithm", "eps-greedy", "--sampler", "ode"], ["injects none", "valid: --sampler sde"]),
+    (["--algorithm", "eps-greedy", "--set", "epsilon=2"], ["epsilon must be in [0, 1]"]),
+    (["--algorithm", "eps-greedy", "--budget", "100"], ["spends", "valid: a budget >= "]),
+    (["--algorithm", "smc", "--set", "potential=min"], ["potential 'min'", "max, sum, difference"]),
+    (["--algorithm", "beam", "--set", "b=0"], ["b and n must be >= 1"]),
+    (["--algorithm", "mcts", "--set", "keep_best=true"], ["no option 'keep_best'", "n, s, c"]),
+])
+def test_trajectory_bad_input_exits_2(capsys, tmp_path, argv, names):
+    out = tmp_path / "run"
+    code, _, stderr = run(capsys, *DIGITS, "-c", "3", *argv, "--out", str(out))
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    for name in names:
+        assert name in lines[0], lines[0]
+    assert not out.exists()

@@ -117,3 +117,25 @@ def test_eps_greedy_window_searches_only_inside_it():
     expected = 1 + 4 * (5 * inside + (9 - inside))  # the last DDIM step injects no noise
     result = ns.search(process, linear_reward, [0], algorithm=algorithm, seed=0)
     assert result[0].nfe == expected == algorithm.planned_nfe(process)
+
+
+def test_systematic_resampling_keeps_each_particle_floor_or_ceil_of_k_times_its_weight():
+    from noisesearch.algorithms.smc import effective_sample_size, systematic_resample
+
+    weights = torch.tensor([[0.5, 0.3, 0.15, 0.05], [1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    for u in (0.0, 0.37, 0.99):
+        ancestors = systematic_resample(weights.log(), torch.tensor([u, u]))
+        counts = torch.stack([torch.bincount(a, minlength=4) for a in ancestors]).double()
+        expected = 4 * weights
+        assert ((counts - expected).abs() < 1).all(), (u, counts)
+        assert (ancestors[1] == 0).all()
+    assert torch.allclose(effective_sample_size(torch.zeros(1, 8)), torch.tensor([8.0]))
+    assert torch.allclose(effective_sample_size(weights.log()[1:]), torch.tensor([1.0], dtype=torch.float64))
+
+
+def test_different_seeds_give_different_trajectories_same_seed_the_same():
+    process = GMMProcess(steps=8, sampler="sde")
+    runs = [ns.search(process, linear_reward, [0, 1], algorithm="eps-greedy", k=2, seed=s) for s in (0, 0, 1)]
+    assert [p.best_score for p in runs[0]] == [p.best_score for p in runs[1]]
+    assert torch.equal(runs[0][0].noises["steps"], runs[1][0].noises["steps"])
+    assert [p.best_score for p in runs[0]] != [p.best_score for p in runs[2]]

@@ -55,6 +55,7 @@ def record(problem: ProblemResult, has_images: bool) -> dict[str, Any]:
         "recipe": problem.recipe,
         "noises": f"noises/{problem.problem}.safetensors",
         "image": f"images/{problem.problem}-best.png" if has_images else None,
+        "extra": f"noises/{problem.problem}-extra.safetensors" if problem.extra else None,
         "top_scores": [s for s, _ in problem.top],
         "history": [[nfe, score] for nfe, score in problem.history],
         "anytime": [[nfe, best] for nfe, best in problem.best_so_far()],
@@ -69,6 +70,9 @@ def write_problems(out: Path, problems: list[ProblemResult]) -> None:
     for problem in problems:
         save_file({k: v.contiguous().cpu() for k, v in problem.noises.items()},
                   str(out / "noises" / f"{problem.problem}.safetensors"))
+        if problem.extra:  # what an algorithm keeps beyond the winner (smc: the final particles)
+            save_file({k: torch.as_tensor(v).contiguous().cpu() for k, v in problem.extra.items()},
+                      str(out / "noises" / f"{problem.problem}-extra.safetensors"))
         has_images = is_image_batch(problem.best_image[None])
         if has_images:
             save_png(problem.best_image, out / "images" / f"{problem.problem}-best.png")

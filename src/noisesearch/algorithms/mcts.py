@@ -5,7 +5,8 @@ the end. At each step the root (the committed state x_i) has N children, each a 
 drawn for that step; S simulations then each
 
     select:    descend from the root by UCB1, w / n + c sqrt(ln n_parent / n), c = sqrt(2),
-               while the node has all its N children;
+               while the node has all its N children (one child where the step injects no
+               noise, as DDIM's last step: its children would all be the same state);
     expand:    add one child (a fresh noise) to the node reached;
     roll out:  from the child to the clean sample with the process's noise-free update
                (DDIM, eta = 0), and score it with the verifier;
@@ -87,15 +88,13 @@ class MCTS(StepwiseSearch):
             created = [0] * n_problems  # per-problem node counter: keys the noises
             steps = torch.zeros((n_problems, process.steps, *process.noise_shape), dtype=process.dtype)
             for i in range(process.steps):
-                if not process.injects_noise(i):  # nothing to choose: take the step
-                    self.expand(look, [(p, r) for p, r in enumerate(roots) if not r.children], seed, ids,
-                                created)
-                else:
-                    for _ in range(self.n):  # the root's N children
-                        self.expand(look, [(p, r) for p, r in enumerate(roots) if len(r.children) < self.n],
-                                    seed, ids, created)
+                width = self.width(process, i)
+                for _ in range(width):  # the root's children (one where the step injects no noise)
+                    self.expand(look, [(p, r) for p, r in enumerate(roots) if len(r.children) < width],
+                                seed, ids, created)
+                if width > 1:
                     for _ in range(self.s):
-                        self.expand(look, [(p, self.select(r, process.steps)) for p, r in enumerate(roots)],
+                        self.expand(look, [(p, self.select(r, process)) for p, r in enumerate(roots)],
                                     seed, ids, created)
                 for p, root in enumerate(roots):
                     child = max(root.children, key=Node.mean)  # first of equal means
@@ -106,9 +105,13 @@ class MCTS(StepwiseSearch):
         finally:
             look.ledger.close()
 
-    def select(self, node: Node, steps: int) -> Node:
+    def width(self, process: DenoisingProcess, depth: int) -> int:
+        """Children a node at ``depth`` can have: N, or 1 where the step injects no noise."""
+        return self.n if process.injects_noise(depth) else 1
+
+    def select(self, node: Node, process: DenoisingProcess) -> Node:
         """Descend by UCB1 to a node that can take another child (or a clean leaf)."""
-        while node.depth < steps and len(node.children) >= self.n:
+        while node.depth < process.steps and len(node.children) >= self.width(process, node.depth):
             node = max(node.children, key=lambda child: child.ucb(self.c))
         return node
 

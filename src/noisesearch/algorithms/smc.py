@@ -49,7 +49,7 @@ def systematic_resample(log_weights: torch.Tensor, u: torch.Tensor) -> torch.Ten
     cdf = torch.softmax(log_weights.double(), dim=1).cumsum(1)
     cdf[:, -1] = 1.0
     positions = (u.double()[:, None] + torch.arange(k, dtype=torch.float64)) / k
-    return torch.searchsorted(cdf, positions).clamp(max=k - 1)
+    return torch.searchsorted(cdf, positions, right=True).clamp(max=k - 1)  # first j with cdf_j > position
 
 
 @dataclass
