@@ -1,4 +1,4 @@
-"""The command line: ``noisesearch search | replay | list``.
+"""The command line: ``noisesearch search | bench | replay | list``.
 
 Bad input exits with code 2 and one line naming the problem and the valid choices; a
 failure while computing exits with code 1 after the results already computed are on disk.
@@ -116,6 +116,56 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
     click.echo(f"wrote {out}")
 
 
+def split_list(value: str | None, kind: str) -> list[str] | None:
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def parse_budgets(value: str) -> list[int]:
+    try:
+        return [int(part) for part in split_list(value, "budget")]
+    except ValueError:
+        raise InputError("--budgets takes whole generations separated by commas, e.g. 1,2,4; "
+                         f"got {value!r}") from None
+
+
+@cli.command()
+@click.option("--suite", default="digits", show_default=True, help="conditions and process (see 'list')")
+@click.option("--algorithms", default="random,zero-order,paths,eps-greedy,beam,smc", show_default=True,
+              help="comma-separated algorithm names")
+@click.option("--budgets", default="1,2,4,8,16,32", show_default=True,
+              help="comma-separated budgets in generations' worth of NFEs")
+@click.option("--verifier", "verifiers", default=None,
+              help="search verifier(s), comma-separated; several give the hacking matrix "
+                   "[default: the suite's]")
+@click.option("--judges", default=None, help="held-out judges, comma-separated [default: the suite's]")
+@click.option("--limit", type=int, default=None, help="only the suite's first N conditions")
+@click.option("--steps", type=int, default=None, help="sampling steps [default: the suite's]")
+@click.option("--sampler", default=None, help="ode | sde [default: the suite's]")
+@click.option("--guidance", type=float, default=None, help="guidance weight [default: the suite's]")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-batch", type=int, default=512, show_default=True,
+              help="rows per model call (memory only)")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="bench folder; rerunning with the same arguments resumes it")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, guidance, seed, max_batch,
+          out, progress) -> None:
+    """Sweep algorithms x budgets x verifiers over a suite; judge, tabulate, plot and report."""
+    from .bench import resolve, run_bench
+
+    config = resolve(suite, split_list(algorithms, "algorithm"), parse_budgets(budgets),
+                     split_list(verifiers, "verifier"), split_list(judges, "judge"), limit, seed,
+                     {"steps": steps, "sampler": sampler, "guidance": guidance})
+    if max_batch < 1:
+        raise InputError(f"--max-batch must be >= 1, got {max_batch}")
+    records = run_bench(config, out, max_batch=max_batch, progress=progress)
+    skipped = [r for r in records if r["status"] != "done"]
+    click.echo(f"{len(records)} cells ({len(skipped)} did not fit their budget); wrote {out}/summary.md, "
+               f"results.csv, scaling.png, report.html")
+
+
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 def replay(folder: Path) -> None:
@@ -142,6 +192,12 @@ def list_() -> None:
     click.echo("verifiers (--verifier; also any Python callable from the API):")
     for name, entry in VERIFIERS.items():
         click.echo(f"  {name:<20} {entry['summary']}")
+    from .bench import SUITES
+
+    click.echo("suites (bench --suite):")
+    for name, suite in SUITES.items():
+        click.echo(f"  {name:<20} {suite.summary}; verifier {suite.verifier}, judges "
+                   f"{', '.join(suite.judges) or 'none'}")
     click.echo("judges (--judge; never seen by the search):")
     for name, entry in JUDGES.items():
         click.echo(f"  {name:<20} {entry['summary']}")

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from .algorithms import Algorithm, SearchResult, load_algorithm
-from .judges import DEFAULT_JUDGES, Judge, load_judge
+from .judges import DEFAULT_JUDGES, Judge, SetJudge, load_judge
 from .processes import DenoisingProcess, load_process
 from .verifiers import Verifier, load_verifier
 
@@ -16,7 +16,7 @@ from .verifiers import Verifier, load_verifier
 def search(process: str | DenoisingProcess, verifier: str | Callable | Verifier,
            conditions: Sequence[Any], algorithm: str | Algorithm = "random",
            budget: int | None = None, seed: int = 0,
-           judges: Sequence[str | Judge] | None = None, problem_ids: Sequence[int] | None = None,
+           judges: Sequence[str | Judge | SetJudge] | None = None, problem_ids: Sequence[int] | None = None,
            progress: bool = False, **options: Any) -> SearchResult:
     """Search for the best noise for every condition and judge the winners.
 
@@ -34,13 +34,17 @@ def search(process: str | DenoisingProcess, verifier: str | Callable | Verifier,
     return result
 
 
-def judge_winners(result: SearchResult, judges: Sequence[Judge]) -> None:
-    """Fill every problem's ``judges`` with each judge's metrics on its winner."""
+def judge_winners(result: SearchResult, judges: Sequence[Judge | SetJudge]) -> None:
+    """Fill every problem's ``judges`` with each judge's metrics on its winner, and the result's
+    ``set_judges`` with the metrics of judges of the whole set."""
     if not judges or not result.problems:
         return
     images = torch.stack([p.best_image for p in result.problems])
     conditions = [p.condition for p in result.problems]
     for judge in judges:
+        if isinstance(judge, SetJudge):
+            result.set_judges[judge.name] = judge.evaluate_set(images, conditions)
+            continue
         metrics = judge.evaluate(images, conditions)
         for i, problem in enumerate(result.problems):
             problem.judges[judge.name] = {k: float(v[i]) for k, v in metrics.items()}

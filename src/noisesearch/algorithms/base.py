@@ -38,6 +38,11 @@ class Algorithm:
     def check(self, process: DenoisingProcess, budget: int | None, verifier: Verifier | None = None) -> None:
         """Raise ``InputError`` if the run cannot be done; called before anything is written."""
 
+    def at_budget(self, process: DenoisingProcess, budget: int) -> Algorithm:
+        """This algorithm set up to spend at most ``budget`` NFEs per condition (for sweeps at
+        matched compute). Algorithms whose size follows the budget return themselves."""
+        return self
+
     def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
             budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
             progress: bool = False) -> SearchResult:

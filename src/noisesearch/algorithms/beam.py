@@ -62,6 +62,7 @@ class BeamSearch(StepwiseSearch):
     summary = "beam search over the step noises, B beams x N noises (Ramesh & Mardani 2025 baseline)"
     b: int = 2  # beams
     n: int = 4  # noises tried per beam and step
+    scaled = ("b", 1)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -86,6 +87,7 @@ class SVDD(StepwiseSearch):
     name = "svdd"
     summary = "SVDD-PM: M noises per step, keep the best by r(x0_hat) (Li et al. 2024)"
     m: int = 4  # noises tried per step
+    scaled = ("m", 1)
 
     def __post_init__(self) -> None:
         super().__post_init__()

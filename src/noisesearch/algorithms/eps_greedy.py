@@ -47,6 +47,7 @@ class EpsGreedy(StepwiseSearch):
     keep_best: bool = False  # pivot <- best seen at this step, not the iteration's best
     window_lo: float = 0.0  # search K iterations only where the noise level is in [lo, hi]
     window_hi: float = 1.0
+    scaled = ("k", 1)
 
     def __post_init__(self) -> None:
         super().__post_init__()

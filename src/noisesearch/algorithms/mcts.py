@@ -64,6 +64,7 @@ class MCTS(StepwiseSearch):
     n: int = 4  # children per node
     s: int = 8  # simulations per step
     c: float = math.sqrt(2)  # UCB1 exploration constant
+    scaled = ("s", 0)
 
     def __post_init__(self) -> None:
         super().__post_init__()

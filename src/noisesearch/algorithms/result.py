@@ -43,6 +43,7 @@ class SearchResult:
     algorithm: str
     options: dict[str, Any]
     totals: dict[str, float]
+    set_judges: dict[str, dict[str, float]] = field(default_factory=dict)  # judges of the set of winners
 
     def __getitem__(self, index: int) -> ProblemResult:
         return self.problems[index]

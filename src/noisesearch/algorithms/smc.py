@@ -65,6 +65,7 @@ class SMC(StepwiseSearch):
     start: float = 0.2  # resample only while (i + 1) / steps is in [start, end]
     end: float = 0.8
     adaptive: bool = True  # at a resampling step, resample only if ESS < k / 2
+    scaled = ("k", 1)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -10,8 +10,10 @@ the one the next step uses, so a searched step costs one NFE per candidate (18 s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -92,6 +94,22 @@ class StepwiseSearch(Algorithm):
     def planned_nfe(self, process: DenoisingProcess) -> int:
         """NFEs per condition that the options imply."""
         raise NotImplementedError
+
+    scaled: ClassVar[tuple[str, int]] = ("n", 1)  # the option that sizes the search, and its least value
+
+    def at_budget(self, process: DenoisingProcess, budget: int) -> StepwiseSearch:
+        """A copy with the ``scaled`` option at the largest value whose planned NFEs fit ``budget``."""
+        option, value = self.scaled
+        sized = dataclasses.replace(self, **{option: value})
+        if sized.planned_nfe(process) > budget:
+            raise InputError(f"{self.name} spends {sized.planned_nfe(process)} NFEs per condition at "
+                             f"{option}={value}, more than the budget of {budget}; "
+                             f"valid: a budget >= {sized.planned_nfe(process)}")
+        while True:
+            bigger = dataclasses.replace(sized, **{option: getattr(sized, option) + 1})
+            if bigger.planned_nfe(process) > budget:
+                return sized
+            sized = bigger
 
     def setup(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence, budget: int | None,
               problem_ids: Sequence[int] | None, progress: bool) -> tuple:

@@ -10,6 +10,7 @@ import torch
 from ..batching import fixed_shape_map
 from ..digits_nets import load_net
 from ..errors import unknown
+from .frechet import DigitsFrechet, SetJudge
 
 
 class Judge:
@@ -45,16 +46,21 @@ JUDGES: dict[str, dict[str, Any]] = {
         "factory": DigitsEvaluator,
         "summary": "held-out digits CNN: target-class probability and accuracy",
     },
+    "digits-fd": {
+        "factory": lambda: DigitsFrechet(),
+        "summary": "Frechet distance of the set of winners to real digits in the judge CNN's features "
+                   "(fidelity and diversity; lower is better)",
+    },
 }
 
 DEFAULT_JUDGES = {"digits": ["digits-evaluator"], "gmm": []}
 
 
-def load_judge(name: str) -> Judge:
-    """A judge by name."""
+def load_judge(name: str) -> Judge | SetJudge:
+    """A judge by name: per-sample (``Judge``) or of the whole set of winners (``SetJudge``)."""
     if name not in JUDGES:
         raise unknown("judge", name, JUDGES)
     return JUDGES[name]["factory"]()
 
 
-__all__ = ["Judge", "DigitsEvaluator", "JUDGES", "DEFAULT_JUDGES", "load_judge"]
+__all__ = ["Judge", "SetJudge", "DigitsEvaluator", "DigitsFrechet", "JUDGES", "DEFAULT_JUDGES", "load_judge"]

@@ -1,0 +1,143 @@
+"""Efficiency at the physical limit: each algorithm's search time against plain batched sampling.
+
+    python benchmarks/efficiency.py                      # digits and gmm, 64 conditions, 8 generations
+    python benchmarks/efficiency.py --process digits --conditions 128 --budget 16
+
+For every algorithm (sized to a budget of ``--budget`` generations per condition with
+``Algorithm.at_budget``), the wall time of its search over ``--conditions`` conditions is
+set against the time that the same number of NFEs takes as plain batched sampling on the
+same process (whole trajectories, ``--max-batch`` rows per call, no verifier): that is the
+most this model can do on this machine. Both are measured in the same run. The ratio
+limit / search is 1.0 for a search with no overhead. Beside it: the share of the search's
+time spent in the model and in the verifier, which explains a low ratio. Then the peak
+resident memory of a search against ``--max-batch``, each in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+
+import torch
+
+import noisesearch as ns
+from noisesearch.algorithms import ALGORITHMS
+from noisesearch.algorithms.trajectory import draw_noises, sample, trajectory_keys
+from noisesearch.batching import chunks
+from noisesearch.errors import InputError
+
+PROCESSES = {
+    "digits": {"steps": 25, "sampler": "sde", "guidance": 0.0},
+    "gmm": {"steps": 25, "sampler": "sde"},
+}
+VERIFIERS = {"digits": "digits-classifier", "gmm": "brightness"}
+
+
+class Timer:
+    """Wraps a callable and adds up the seconds spent in it."""
+
+    def __init__(self, fn) -> None:
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def plain_sampling(process: ns.DenoisingProcess, nfe: int, max_batch: int) -> float:
+    """Seconds to spend ``nfe`` NFEs generating whole trajectories in batches of ``max_batch``."""
+    rows = math.ceil(nfe / process.generation_nfe)
+    cond = process.encode([process.parse_condition(c) for c in conditions_for(process, rows)])
+    keys = [trajectory_keys(process, 0, p, "limit") for p in range(rows)]
+    noises = draw_noises(process, keys)  # drawn before timing: sampling alone is the limit
+    start = time.perf_counter()
+    for part in chunks(rows, max_batch):
+        sample(process, {k: v[part] for k, v in noises.items()}, cond[part])
+    return time.perf_counter() - start
+
+
+def conditions_for(process: ns.DenoisingProcess, n: int) -> list:
+    return [i % 10 for i in range(n)] if process.name == "digits" else ["any"] * n
+
+
+def measure(name: str, conditions: int, budget: int, max_batch: int) -> None:
+    process = ns.load_process(name, **PROCESSES[name])
+    verifier = ns.load_verifier(VERIFIERS[name])
+    process.eps = Timer(process.eps)
+    verifier._score = Timer(verifier._score)
+    conds = conditions_for(process, conditions)
+    nfe_budget = budget * process.generation_nfe
+    print(f"\n{name} ({PROCESSES[name]}), {conditions} conditions, budget {budget} generations "
+          f"({nfe_budget} NFEs per condition), max_batch {max_batch}, verifier {VERIFIERS[name]}, "
+          f"torch {torch.__version__} on {torch.get_num_threads()} threads\n")
+    print("| algorithm | options | NFEs (all conditions) | search s | plain sampling s (limit) | "
+          "limit / search | model share | verifier share |")
+    print("|---|---|---|---|---|---|---|---|")
+    for algorithm in ALGORITHMS:
+        try:
+            algo = ns.load_algorithm(algorithm, max_batch=max_batch).at_budget(process, nfe_budget)
+            algo.check(process, nfe_budget, verifier)
+        except InputError as exc:
+            print(f"| {algorithm} | - | - | - | - | - | - | does not run: {exc} |")
+            continue
+        process.eps.seconds = verifier._score.seconds = 0.0
+        start = time.perf_counter()
+        result = ns.search(process, verifier, conds, algorithm=algo, budget=nfe_budget, judges=[])
+        searched = time.perf_counter() - start
+        model_s, verifier_s = process.eps.seconds, verifier._score.seconds
+        nfe = int(result.totals["nfe"])
+        process.eps.seconds = 0.0
+        limit = plain_sampling(process, nfe, max_batch)
+        sized = {k: v for k, v in algo.options().items() if k not in ("max_batch", "top_k")
+                 and v != getattr(type(algo), k, None)}
+        print(f"| {algorithm} | {sized or '-'} | {nfe} | {searched:.2f} | {limit:.2f} | "
+              f"{limit / searched:.2f} | {model_s / searched:.2f} | {verifier_s / searched:.2f} |",
+              flush=True)
+
+
+PEAK = """
+import json, resource, sys, noisesearch as ns
+name, opts, verifier, conditions, budget, max_batch = json.loads(sys.argv[1])
+process = ns.load_process(name, **opts)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+conds = [i % 10 for i in range(conditions)] if name == "digits" else ["any"] * conditions
+ns.search(process, verifier, conds, algorithm="random", budget=budget * process.generation_nfe,
+          max_batch=max_batch, judges=[])
+print(json.dumps([base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))
+"""
+
+
+def peak_memory(name: str, conditions: int, budget: int, batches: list[int]) -> None:
+    print(f"\npeak resident memory of a random search on {name}, {conditions} conditions x {budget} "
+          "generations, each in a fresh process\n")
+    print("| max_batch | peak RSS MiB | above the loaded model MiB |")
+    print("|---|---|---|")
+    for max_batch in batches:
+        args = json.dumps([name, PROCESSES[name], VERIFIERS[name], conditions, budget, max_batch])
+        out = subprocess.run([sys.executable, "-c", PEAK, args], capture_output=True, text=True, check=True)
+        base, peak = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"| {max_batch} | {peak / 1024:.0f} | {(peak - base) / 1024:.0f} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--process", default="digits,gmm")
+    parser.add_argument("--conditions", type=int, default=64)
+    parser.add_argument("--budget", type=int, default=8, help="generations per condition")
+    parser.add_argument("--max-batch", type=int, default=512)
+    parser.add_argument("--memory-batches", default="16,64,256,1024")
+    args = parser.parse_args()
+    for name in args.process.split(","):
+        measure(name, args.conditions, args.budget, args.max_batch)
+    peak_memory("digits", args.conditions, args.budget, [int(b) for b in args.memory_batches.split(",")])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The cells of a bench and their storage: one cell is a search of every condition.
+
+A cell is (method, budget, verifier). Methods are the algorithms plus two baselines that
+search nothing: ``no-search`` (one sample per condition at the process's steps) and
+``more-steps`` (one sample with ``budget`` times the steps: the same NFEs spent on
+denoising instead, Ma et al. 2025, Figure 1). The baselines do not depend on the verifier
+and are run once. A finished cell is written as ``cells/<id>.safetensors`` (its winners)
+and then ``cells/<id>.json`` through a temporary file and an atomic rename: the JSON file
+is the mark that the cell is done, so a bench killed at any moment is resumed by running
+the cells that have none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+BASELINES = ("no-search", "more-steps")
+
+
+@dataclass(frozen=True)
+class Cell:
+    method: str  # an algorithm name or a baseline
+    budget: int  # in generations of the suite's process
+    verifier: str | None  # the search verifier; None for the baselines
+
+    @property
+    def id(self) -> str:
+        name = f"{self.method}-b{self.budget}" + (f"-{self.verifier}" if self.verifier else "")
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def plan_cells(algorithms: list[str], budgets: list[int], verifiers: list[str]) -> list[Cell]:
+    """Baselines first (no search, then more steps per budget), then every algorithm x budget x verifier."""
+    cells = [Cell("no-search", 1, None)]
+    cells += [Cell("more-steps", b, None) for b in budgets if b > 1]
+    cells += [Cell(a, b, v) for v in verifiers for b in budgets for a in algorithms]
+    return cells
+
+
+def cell_paths(out: Path, cell: Cell) -> tuple[Path, Path]:
+    return out / "cells" / f"{cell.id}.json", out / "cells" / f"{cell.id}.safetensors"
+
+
+def is_done(out: Path, cell: Cell) -> bool:
+    return cell_paths(out, cell)[0].exists()
+
+
+def write_cell(out: Path, cell: Cell, record: dict[str, Any], images: torch.Tensor | None) -> None:
+    """Winners first, then the record by write-and-rename: a cell is either complete or absent."""
+    record_path, images_path = cell_paths(out, cell)
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    if images is not None:
+        tmp = images_path.with_suffix(".safetensors.tmp")
+        save_file({"images": images.contiguous().cpu()}, str(tmp))
+        os.replace(tmp, images_path)
+    tmp = record_path.with_suffix(".json.tmp")
+    with open(tmp, "w") as f:
+        json.dump({"cell": cell.id, "method": cell.method, "budget": cell.budget,
+                   "verifier": cell.verifier, **record}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, record_path)
+
+
+def read_cell(out: Path, cell: Cell) -> dict[str, Any]:
+    return json.loads(cell_paths(out, cell)[0].read_text())
+
+
+def read_images(out: Path, cell: Cell) -> torch.Tensor | None:
+    path = cell_paths(out, cell)[1]
+    return load_file(str(path))["images"] if path.exists() else None

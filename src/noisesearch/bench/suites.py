@@ -1,0 +1,49 @@
+"""Benchmark suites: a model with its sampler settings, a list of conditions, default judges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import unknown
+
+
+@dataclass(frozen=True)
+class Suite:
+    """What a bench sweeps over besides the algorithms: the process and the conditions."""
+
+    name: str
+    model: str
+    process: dict[str, Any]  # options for ``load_process``
+    conditions: list[Any]
+    verifier: str  # the default search verifier
+    judges: list[str] = field(default_factory=list)  # the default held-out judges
+    summary: str = ""
+
+
+SUITES: dict[str, Suite] = {
+    "digits": Suite(
+        name="digits", model="digits",
+        # guidance 0 (the unconditional model): the search alone has to find the requested digit;
+        # the sde sampler so that noise-trajectory searches can run beside initial-noise ones
+        process={"steps": 25, "sampler": "sde", "guidance": 0.0},
+        conditions=[i % 10 for i in range(100)],
+        verifier="digits-classifier",
+        judges=["digits-evaluator", "digits-fd"],
+        summary="100 conditions (digits 0-9, ten times each), sde sampler, 25 steps, guidance 0",
+    ),
+    "gmm": Suite(
+        name="gmm", model="gmm",
+        process={"dim": 2, "components": 3, "steps": 25, "sampler": "sde"},
+        conditions=["any"] * 30,
+        verifier="brightness",
+        judges=[],
+        summary="30 unconditional draws of the 2-D, 3-component mixture, sde sampler, 25 steps",
+    ),
+}
+
+
+def load_suite(name: str) -> Suite:
+    if name not in SUITES:
+        raise unknown("suite", name, SUITES)
+    return SUITES[name]

@@ -1,0 +1,181 @@
+"""Bench tables: results.csv, means with 95% confidence intervals, rankings, the hacking matrix."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+Z95 = 1.959964  # two-sided 95% quantile of the standard normal
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of its 95% confidence interval (normal approximation, sample std)."""
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, Z95 * math.sqrt(var / n)
+
+
+def metric_names(records: list[dict]) -> list[str]:
+    """Per-row metrics (judges', then every verifier's score) in a stable order."""
+    names: list[str] = []
+    for record in records:
+        for row in record.get("rows", []):
+            names += [m for m in row["metrics"] if m not in names]
+    judges = [m for m in names if not m.startswith("score:")]
+    return judges + [m for m in names if m.startswith("score:")]
+
+
+def set_metric_names(records: list[dict]) -> list[str]:
+    names: list[str] = []
+    for record in records:
+        names += [m for m in record.get("set_metrics", {}) if m not in names]
+    return names
+
+
+def write_csv(path: Path, records: list[dict]) -> None:
+    """One row per method, budget, verifier and condition."""
+    metrics = metric_names(records)
+    fields = ["method", "budget", "verifier", "condition", "problem", "nfe", "verifier_calls", "wall_s",
+              "verifier_score", *metrics]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for record in records:
+            for row in record.get("rows", []):
+                writer.writerow({"method": record["method"], "budget": record["budget"],
+                                 "verifier": record["verifier"] or "", "condition": row["condition"],
+                                 "problem": row["problem"], "nfe": row["nfe"],
+                                 "verifier_calls": row["verifier_calls"], "wall_s": f"{row['wall_s']:.4f}",
+                                 "verifier_score": row["verifier_score"],
+                                 **{m: row["metrics"].get(m, "") for m in metrics}})
+
+
+def cell_stats(record: dict) -> dict[str, tuple[float, float]]:
+    """(mean, 95% CI half-width) of NFEs, verifier score and every metric of a done cell."""
+    rows = record["rows"]
+    stats = {"nfe": mean_ci([r["nfe"] for r in rows]),
+             "verifier_score": mean_ci([r["verifier_score"] for r in rows])}
+    for name in {m for r in rows for m in r["metrics"]}:
+        stats[name] = mean_ci([r["metrics"][name] for r in rows if name in r["metrics"]])
+    for name, value in record.get("set_metrics", {}).items():
+        stats[name] = (value, math.nan)
+    return stats
+
+
+def primary_metric(records: list[dict]) -> str:
+    """What rankings and the scaling plot use: the first judge's first metric, else the verifier score."""
+    judged = [m for m in metric_names(records) if not m.startswith("score:")]
+    return judged[0] if judged else "verifier_score"
+
+
+def fmt(value: tuple[float, float] | None, digits: int = 3) -> str:
+    if value is None or math.isnan(value[0]):
+        return "-"
+    mean, ci = value
+    return f"{mean:.{digits}f}" if math.isnan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
+
+
+def label(record: dict) -> str:
+    if record["method"] == "more-steps":
+        return f"more steps ({record.get('steps', '?')})"
+    return record["method"]
+
+
+def method_table(records: list[dict], verifier: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: every baseline and every cell of ``verifier``, by budget."""
+    metrics = metric_names(records) + set_metric_names(records)
+    header = ["method", "budget (generations)", "NFEs", "verifier score", *metrics, "wall s"]
+    rows = []
+    chosen = [r for r in records if r["verifier"] in (None, verifier)]
+    for record in sorted(chosen, key=lambda r: (r["budget"], r["verifier"] is not None)):
+        if record["status"] != "done":
+            rows.append([label(record), str(record["budget"]), "-", f"does not fit: {record['reason']}",
+                         *["-"] * len(metrics), "-"])
+            continue
+        stats = cell_stats(record)
+        rows.append([label(record), str(record["budget"]), f"{stats['nfe'][0]:.0f}",
+                     fmt(stats["verifier_score"]), *[fmt(stats.get(m)) for m in metrics],
+                     f"{record['wall_s']:.1f}"])
+    return header, rows
+
+
+def ranking(records: list[dict], verifier: str) -> dict[int, list[tuple[str, float, float, float]]]:
+    """Per budget: (method, mean NFEs, primary metric mean, CI), best first, baselines included."""
+    metric = primary_metric(records)
+    by_budget: dict[int, list] = {}
+    for record in records:
+        if record["status"] != "done" or record["verifier"] not in (None, verifier):
+            continue
+        if record["method"] == "no-search" and record["budget"] != 1:
+            continue
+        stats = cell_stats(record)
+        mean, ci = stats.get(metric, (math.nan, math.nan))
+        by_budget.setdefault(record["budget"], []).append((label(record), stats["nfe"][0], mean, ci))
+    return {b: sorted(rows, key=lambda row: -row[2]) for b, rows in sorted(by_budget.items())}
+
+
+def hacking_matrix(records: list[dict], method: str) -> tuple[list[str], list[list[str]], int] | None:
+    """Rows: search verifiers; columns: every judge metric and verifier score; cells: the change
+    from no search (Ma et al. 2025, Table 2), for ``method`` at its largest budget that ran."""
+    base = next((r for r in records if r["method"] == "no-search" and r["status"] == "done"), None)
+    cells = [r for r in records if r["method"] == method and r["status"] == "done"]
+    if base is None or not cells:
+        return None
+    budget = max(r["budget"] for r in cells)
+    metrics = metric_names(records) + set_metric_names(records)
+    base_stats = cell_stats(base)
+    rows = []
+    for record in sorted((r for r in cells if r["budget"] == budget), key=lambda r: r["verifier"]):
+        stats = cell_stats(record)
+        deltas = []
+        for m in metrics:
+            if m in stats and m in base_stats:
+                deltas.append(f"{stats[m][0] - base_stats[m][0]:+.3f}")
+            else:
+                deltas.append("-")
+        rows.append([record["verifier"], *deltas])
+    return ["search verifier", *metrics], rows, budget
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_markdown(config: Any, records: list[dict], command: str) -> str:
+    """summary.md: per verifier the table of means with 95% CIs, the ranking at matched NFEs,
+    and the verifier-hacking matrices."""
+    metric = primary_metric(records)
+    parts = [f"# Bench: suite {config.suite}", "", f"`{command}`", "",
+             f"Conditions: {len(config.conditions())}; process {config.process}; seed {config.seed}. "
+             "Values are means over conditions ± the half-width of a 95% confidence interval "
+             "(normal approximation). Budgets are in generations of the process "
+             "(NFEs per condition / NFEs of one sample); NFEs are the ledgers' counts.", ""]
+    for verifier in config.verifiers:
+        header, rows = method_table(records, verifier)
+        parts += [f"## Search verifier `{verifier}`", "", markdown_table(header, rows), "",
+                  f"### Ranking at matched NFEs by `{metric}`", ""]
+        for budget, ranked in ranking(records, verifier).items():
+            listed = "; ".join(f"{i + 1}. {name} {mean:.3f} ({nfe:.0f} NFEs)"
+                               for i, (name, nfe, mean, _) in enumerate(ranked))
+            parts.append(f"- budget {budget}: {listed}")
+        parts.append("")
+    parts += ["## Verifier hacking: change from no search", "",
+              "Each row searches with one verifier; each column is a judge's metric or a verifier's "
+              "score of the winners; each cell is the change of its mean from the no-search samples. "
+              "A search verifier that improves its own column while the judges' columns fall is "
+              "being hacked.", ""]
+    for method in config.algorithms:
+        matrix = hacking_matrix(records, method)
+        if matrix is not None:
+            header, rows, budget = matrix
+            parts += [f"### `{method}` at {budget} generations", "", markdown_table(header, rows), ""]
+    return "\n".join(parts)
