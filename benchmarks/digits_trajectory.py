@@ -9,8 +9,9 @@ NFEs, best-of-4 0.546 at 72, beam 0.554 at 144, zero-order 0.626 and epsilon-gre
 steps, guidance 0 (the unconditional model, so the search has to find the class; at
 guidance 1 the model already draws it), reward = target-class probability from
 ``digits-classifier``, judge ``digits-evaluator`` (never seen by the search). First every
-method with the paper's defaults, then every method at eps-greedy's NFEs. NFEs are the
-ledger's.
+method with its paper's defaults, then every method sized to the same NFEs (by default 8
+generations, 144 NFEs, about beam's cost, and 76 generations, 1368 NFEs, about
+epsilon-greedy's). NFEs are the ledger's.
 """
 
 from __future__ import annotations
@@ -21,24 +22,28 @@ import time
 import torch
 
 import noisesearch as ns
+from noisesearch.errors import InputError
 
 DEFAULTS = [("naive", "random", {"n": 1}), ("best-of-4", "random", {"n": 4}), ("beam", "beam", {}),
             ("svdd", "svdd", {}), ("smc", "smc", {}), ("mcts", "mcts", {}),
             ("zero-order-steps", "zero-order-steps", {}), ("eps-greedy", "eps-greedy", {})]
 
 
-def matched(process: ns.DenoisingProcess, nfe: int) -> list[tuple[str, str, dict]]:
-    """Options that spend about ``nfe`` NFEs per condition for each method."""
-    per_step = process.steps - 1  # DDIM's last step injects no noise
-    return [
-        (f"best-of-{nfe // process.steps}", "random", {"n": nfe // process.steps}),
-        (f"beam b={nfe // (4 * per_step + 1)}", "beam", {"b": nfe // (4 * per_step + 1)}),
-        (f"svdd m={(nfe - 1) // per_step}", "svdd", {"m": (nfe - 1) // per_step}),
-        (f"smc k={nfe // process.steps}", "smc", {"k": nfe // process.steps}),
-        ("mcts s=4", "mcts", {"s": 4}),
-        ("zero-order-steps", "zero-order-steps", {}),
-        ("eps-greedy", "eps-greedy", {}),
-    ]
+def matched(process: ns.DenoisingProcess, nfe: int) -> list[tuple[str, ns.Algorithm | None, str]]:
+    """Every method sized to spend at most ``nfe`` NFEs per condition (``Algorithm.at_budget``):
+    best-of-N by N, beam by its beams, svdd by M, smc by its particles, mcts by its
+    simulations, the per-step searches by their iterations K. (label, algorithm, why not)."""
+    rows = [(f"best-of-{nfe // process.generation_nfe}",
+             ns.load_algorithm("random", n=nfe // process.generation_nfe), "")]
+    for name, option in (("beam", "b"), ("svdd", "m"), ("smc", "k"), ("mcts", "s"),
+                         ("zero-order-steps", "k"), ("eps-greedy", "k")):
+        try:
+            algorithm = ns.load_algorithm(name).at_budget(process, nfe)
+        except InputError as exc:
+            rows.append((name, None, str(exc)))
+            continue
+        rows.append((f"{name} {option}={getattr(algorithm, option)}", algorithm, ""))
+    return rows
 
 
 def main() -> None:
@@ -47,6 +52,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=18)
     parser.add_argument("--guidance", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--matched", default="8,76",
+                        help="budgets in generations at which every method is compared (76: eps-greedy's)")
     args = parser.parse_args()
 
     conditions = [i % 10 for i in range(args.conditions)]
@@ -56,18 +63,24 @@ def main() -> None:
           f"{len(conditions)} conditions, "
           f"reward digits-classifier:prob, judge digits-evaluator, seed {args.seed}, "
           f"torch {torch.__version__} on {torch.get_num_threads()} CPU threads")
-    eps_greedy_nfe = ns.load_algorithm("eps-greedy").planned_nfe(process)
-    studies = (("paper defaults", DEFAULTS),
-               (f"matched at eps-greedy's {eps_greedy_nfe} NFEs", matched(process, eps_greedy_nfe)))
+    defaults = [(label, ns.load_algorithm(name, **options), "") for label, name, options in DEFAULTS]
+    studies = [("paper defaults", defaults)]
+    for generations in (int(g) for g in args.matched.split(",")):
+        nfe = generations * process.generation_nfe
+        studies.append((f"matched at {nfe} NFEs ({generations} generations)", matched(process, nfe)))
     for title, methods in studies:
         print(f"\n{title}\n")
         print("| method | NFEs per condition | reward (target prob) | judge target prob "
               "| judge accuracy | wall s |")
         print("|---|---|---|---|---|---|")
-        for label, algorithm, options in methods:
+        for label, algorithm, why_not in methods:
+            if algorithm is None:
+                print(f"| {label} | - | - | - | - | does not fit: {why_not} |", flush=True)
+                continue
+            algorithm.max_batch = 512
             start = time.perf_counter()
             result = ns.search(process, verifier, conditions, algorithm=algorithm, seed=args.seed,
-                               max_batch=512, progress=True, **options)
+                               progress=True)
             n = len(result)
             nfe = sum(p.nfe for p in result) / n
             reward = sum(p.best_score for p in result) / n

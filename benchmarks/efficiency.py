@@ -38,17 +38,23 @@ VERIFIERS = {"digits": "digits-classifier", "gmm": "brightness"}
 
 
 class Timer:
-    """Wraps a callable and adds up the seconds spent in it."""
+    """Wraps a callable and adds up the seconds spent in it, its calls and the rows they carried."""
 
     def __init__(self, fn) -> None:
-        self.fn, self.seconds = fn, 0.0
+        self.fn = fn
+        self.reset()
 
-    def __call__(self, *args, **kwargs):
+    def reset(self) -> None:
+        self.seconds, self.calls, self.rows = 0.0, 0, 0
+
+    def __call__(self, x, *args, **kwargs):
         start = time.perf_counter()
         try:
-            return self.fn(*args, **kwargs)
+            return self.fn(x, *args, **kwargs)
         finally:
             self.seconds += time.perf_counter() - start
+            self.calls += 1
+            self.rows += len(x)
 
 
 def plain_sampling(process: ns.DenoisingProcess, nfe: int, max_batch: int) -> float:
@@ -78,28 +84,29 @@ def measure(name: str, conditions: int, budget: int, max_batch: int) -> None:
           f"({nfe_budget} NFEs per condition), max_batch {max_batch}, verifier {VERIFIERS[name]}, "
           f"torch {torch.__version__} on {torch.get_num_threads()} threads\n")
     print("| algorithm | options | NFEs (all conditions) | search s | plain sampling s (limit) | "
-          "limit / search | model share | verifier share |")
-    print("|---|---|---|---|---|---|---|---|")
+          "limit / search | model share | verifier share | rows per model call |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for algorithm in ALGORITHMS:
         try:
             algo = ns.load_algorithm(algorithm, max_batch=max_batch).at_budget(process, nfe_budget)
             algo.check(process, nfe_budget, verifier)
         except InputError as exc:
-            print(f"| {algorithm} | - | - | - | - | - | - | does not run: {exc} |")
+            print(f"| {algorithm} | - | - | - | - | - | - | - | does not run: {exc} |")
             continue
-        process.eps.seconds = verifier._score.seconds = 0.0
+        process.eps.reset()
+        verifier._score.reset()
         start = time.perf_counter()
         result = ns.search(process, verifier, conds, algorithm=algo, budget=nfe_budget, judges=[])
         searched = time.perf_counter() - start
         model_s, verifier_s = process.eps.seconds, verifier._score.seconds
+        width = process.eps.rows / max(1, process.eps.calls)
         nfe = int(result.totals["nfe"])
-        process.eps.seconds = 0.0
         limit = plain_sampling(process, nfe, max_batch)
         sized = {k: v for k, v in algo.options().items() if k not in ("max_batch", "top_k")
                  and v != getattr(type(algo), k, None)}
         print(f"| {algorithm} | {sized or '-'} | {nfe} | {searched:.2f} | {limit:.2f} | "
-              f"{limit / searched:.2f} | {model_s / searched:.2f} | {verifier_s / searched:.2f} |",
-              flush=True)
+              f"{limit / searched:.2f} | {model_s / searched:.2f} | {verifier_s / searched:.2f} | "
+              f"{width:.0f} |", flush=True)
 
 
 PEAK = """

@@ -94,7 +94,7 @@ def test_list_names_everything(capsys):
     code, stdout, _ = run(capsys, "list")
     assert code == 0
     for name in ("digits", "gmm", "digits-classifier", "brightness", "compressibility",
-                 "digits-evaluator", "random", "n=None", "max_batch"):
+                 "digits-evaluator", "digits-fd", "random", "n=None", "max_batch", "suites (bench --suite)"):
         assert name in stdout
 
 

@@ -100,8 +100,10 @@ def method_table(records: list[dict], verifier: str) -> tuple[list[str], list[li
                          *["-"] * len(metrics), "-"])
             continue
         stats = cell_stats(record)
+        # the baselines were scored by every verifier; a search by its own
+        own = stats.get(f"score:{verifier}", stats["verifier_score"])
         rows.append([label(record), str(record["budget"]), f"{stats['nfe'][0]:.0f}",
-                     fmt(stats["verifier_score"]), *[fmt(stats.get(m)) for m in metrics],
+                     fmt(own), *[fmt(stats.get(m)) for m in metrics],
                      f"{record['wall_s']:.1f}"])
     return header, rows
 
