@@ -7,7 +7,10 @@ For every algorithm (sized to a budget of ``--budget`` generations per condition
 ``Algorithm.at_budget``), the wall time of its search over ``--conditions`` conditions is
 set against the time that the same number of NFEs takes as plain batched sampling on the
 same process (whole trajectories, ``--max-batch`` rows per call, no verifier): that is the
-most this model can do on this machine. Both are measured in the same run. The ratio
+most this model can do on this machine. Both are measured in the same run, each the
+fastest of ``--repeats`` timings (single timings of a few seconds vary by 10-20% here).
+An algorithm that cannot run at the budget (``mcts`` needs O(steps^2) NFEs) is measured
+at its least size. The ratio
 limit / search is 1.0 for a search with no overhead. Beside it: the share of the search's
 time spent in the model and in the verifier, which explains a low ratio. Then the peak
 resident memory of a search against ``--max-batch``, each in a fresh process.
@@ -16,6 +19,7 @@ resident memory of a search against ``--max-batch``, each in a fresh process.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import subprocess
@@ -73,7 +77,7 @@ def conditions_for(process: ns.DenoisingProcess, n: int) -> list:
     return [i % 10 for i in range(n)] if process.name == "digits" else ["any"] * n
 
 
-def measure(name: str, conditions: int, budget: int, max_batch: int) -> None:
+def measure(name: str, conditions: int, budget: int, max_batch: int, repeats: int) -> None:
     process = ns.load_process(name, **PROCESSES[name])
     verifier = ns.load_verifier(VERIFIERS[name])
     process.eps = Timer(process.eps)
@@ -82,55 +86,75 @@ def measure(name: str, conditions: int, budget: int, max_batch: int) -> None:
     nfe_budget = budget * process.generation_nfe
     print(f"\n{name} ({PROCESSES[name]}), {conditions} conditions, budget {budget} generations "
           f"({nfe_budget} NFEs per condition), max_batch {max_batch}, verifier {VERIFIERS[name]}, "
-          f"torch {torch.__version__} on {torch.get_num_threads()} threads\n")
+          f"torch {torch.__version__} on {torch.get_num_threads()} threads; fastest of {repeats} "
+          "repeats of each timing\n")
     print("| algorithm | options | NFEs (all conditions) | search s | plain sampling s (limit) | "
           "limit / search | model share | verifier share | rows per model call |")
     print("|---|---|---|---|---|---|---|---|---|")
     for algorithm in ALGORITHMS:
+        base = ns.load_algorithm(algorithm, max_batch=max_batch)
+        budget_used = nfe_budget
         try:
-            algo = ns.load_algorithm(algorithm, max_batch=max_batch).at_budget(process, nfe_budget)
-            algo.check(process, nfe_budget, verifier)
+            algo = base.at_budget(process, nfe_budget)
+        except InputError:  # it cannot run this small (mcts): measure it at its least size
+            option, least = base.scaled
+            algo = dataclasses.replace(base, **{option: least})
+            budget_used = algo.planned_nfe(process)
+        try:
+            algo.check(process, budget_used, verifier)
         except InputError as exc:
             print(f"| {algorithm} | - | - | - | - | - | - | - | does not run: {exc} |")
             continue
-        process.eps.reset()
-        verifier._score.reset()
-        start = time.perf_counter()
-        result = ns.search(process, verifier, conds, algorithm=algo, budget=nfe_budget, judges=[])
-        searched = time.perf_counter() - start
-        model_s, verifier_s = process.eps.seconds, verifier._score.seconds
-        width = process.eps.rows / max(1, process.eps.calls)
+        runs = []  # (search s, model s, verifier s, limit s) of each repeat; the fastest search is kept
+        for _ in range(repeats):
+            process.eps.reset()
+            verifier._score.reset()
+            start = time.perf_counter()
+            result = ns.search(process, verifier, conds, algorithm=algo, budget=budget_used, judges=[])
+            searched = time.perf_counter() - start
+            width = process.eps.rows / max(1, process.eps.calls)
+            runs.append((searched, process.eps.seconds, verifier._score.seconds))
+        searched, model_s, verifier_s = min(runs)
         nfe = int(result.totals["nfe"])
-        limit = plain_sampling(process, nfe, max_batch)
+        limit = min(plain_sampling(process, nfe, max_batch) for _ in range(repeats))
         sized = {k: v for k, v in algo.options().items() if k not in ("max_batch", "top_k")
                  and v != getattr(type(algo), k, None)}
+        if budget_used != nfe_budget:
+            sized["least size, NFEs per condition up to"] = budget_used
         print(f"| {algorithm} | {sized or '-'} | {nfe} | {searched:.2f} | {limit:.2f} | "
               f"{limit / searched:.2f} | {model_s / searched:.2f} | {verifier_s / searched:.2f} | "
               f"{width:.0f} |", flush=True)
 
 
 PEAK = """
-import json, resource, sys, noisesearch as ns
+import json, sys, noisesearch as ns
+def kib(field):  # from /proc/self/status, in KiB
+    return int(next(l for l in open("/proc/self/status") if l.startswith(field)).split()[1])
 name, opts, verifier, conditions, budget, max_batch = json.loads(sys.argv[1])
 process = ns.load_process(name, **opts)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+verifier = ns.load_verifier(verifier)
+with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM) to the current RSS
+    f.write("5")
+base = kib("VmRSS")
 conds = [i % 10 for i in range(conditions)] if name == "digits" else ["any"] * conditions
 ns.search(process, verifier, conds, algorithm="random", budget=budget * process.generation_nfe,
           max_batch=max_batch, judges=[])
-print(json.dumps([base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))
+print(json.dumps([base, kib("VmHWM")]))
 """
 
 
 def peak_memory(name: str, conditions: int, budget: int, batches: list[int]) -> None:
     print(f"\npeak resident memory of a random search on {name}, {conditions} conditions x {budget} "
           "generations, each in a fresh process\n")
-    print("| max_batch | peak RSS MiB | above the loaded model MiB |")
-    print("|---|---|---|")
+    print("| max_batch | RSS with model and verifier loaded MiB | peak during the search MiB "
+          "| growth MiB |")
+    print("|---|---|---|---|")
     for max_batch in batches:
         args = json.dumps([name, PROCESSES[name], VERIFIERS[name], conditions, budget, max_batch])
         out = subprocess.run([sys.executable, "-c", PEAK, args], capture_output=True, text=True, check=True)
         base, peak = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {max_batch} | {peak / 1024:.0f} | {(peak - base) / 1024:.0f} |", flush=True)
+        print(f"| {max_batch} | {base / 1024:.0f} | {peak / 1024:.0f} | {(peak - base) / 1024:.0f} |",
+              flush=True)
 
 
 def main() -> None:
@@ -140,9 +164,10 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=8, help="generations per condition")
     parser.add_argument("--max-batch", type=int, default=512)
     parser.add_argument("--memory-batches", default="16,64,256,1024")
+    parser.add_argument("--repeats", type=int, default=3, help="timings repeated, the fastest kept")
     args = parser.parse_args()
     for name in args.process.split(","):
-        measure(name, args.conditions, args.budget, args.max_batch)
+        measure(name, args.conditions, args.budget, args.max_batch, args.repeats)
     peak_memory("digits", args.conditions, args.budget, [int(b) for b in args.memory_batches.split(",")])
 
 

@@ -6,8 +6,6 @@ import base64
 import html
 import io
 import math
-import shlex
-import sys
 from pathlib import Path
 
 import torch
@@ -30,7 +28,7 @@ GALLERY_CONDITIONS = 20
 
 
 def write_outputs(out: Path, config, cells: list[Cell], records: list[dict]) -> None:
-    command = "noisesearch " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "run_bench"
+    command = config.command(out)
     write_csv(out / "results.csv", records)
     (out / "summary.md").write_text(summary_markdown(config, records, command) + "\n")
     scaling_plot(records, config.verifiers[0], out / "scaling.png")
@@ -44,6 +42,7 @@ def scaling_plot(records: list[dict], verifier: str, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     metric = primary_metric(records)
     lines: dict[str, list[tuple[float, float, float]]] = {}
@@ -65,6 +64,11 @@ def scaling_plot(records: list[dict], verifier: str, path: Path) -> None:
         style = {"linestyle": "--", "color": "black"} if name == "more steps" else {"marker": "o"}
         ax.errorbar(x, y, yerr=err, label=name, capsize=2, **style)
     ax.set_xscale("log")
+    ticks = sorted({round(x) for x, _, _ in lines.get("more steps", [])})  # the budgets' NFEs
+    if ticks:
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([str(t) for t in ticks]))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("NFEs per condition")
     ax.set_ylabel(metric)
     ax.set_title(f"search verifier {verifier}: held-out judge against compute")

@@ -36,6 +36,20 @@ class BenchConfig:
     seed: int = 0
     process: dict[str, Any] = field(default_factory=dict)  # the suite's process options, overridden
 
+    def command(self, out: Path | str) -> str:
+        """The ``noisesearch bench`` command line that runs (or resumes) this bench."""
+        spec = load_suite(self.suite)
+        parts = ["noisesearch bench", f"--suite {self.suite}", f"--algorithms {','.join(self.algorithms)}",
+                 f"--budgets {','.join(map(str, self.budgets))}", f"--verifier {','.join(self.verifiers)}",
+                 f"--judges {','.join(self.judges)}" if self.judges else "--judges ''"]
+        if self.limit is not None:
+            parts.append(f"--limit {self.limit}")
+        parts += [f"--{k} {v}" for k, v in self.process.items() if k in ("steps", "sampler", "guidance")
+                  and spec.process.get(k) != v]
+        if self.seed:
+            parts.append(f"--seed {self.seed}")
+        return " ".join([*parts, f"--out {out}"])
+
     def conditions(self) -> list[Any]:
         conditions = load_suite(self.suite).conditions
         return conditions[:self.limit] if self.limit is not None else list(conditions)

@@ -160,7 +160,9 @@ def summary_markdown(config: Any, records: list[dict], command: str) -> str:
              f"Conditions: {len(config.conditions())}; process {config.process}; seed {config.seed}. "
              "Values are means over conditions ± the half-width of a 95% confidence interval "
              "(normal approximation). Budgets are in generations of the process "
-             "(NFEs per condition / NFEs of one sample); NFEs are the ledgers' counts.", ""]
+             "(NFEs per condition / NFEs of one sample); NFEs are the ledgers' counts. The cells' "
+             f"searches took {sum(r.get('wall_s', 0.0) for r in records) / 60:.1f} minutes of wall time "
+             "in all.", ""]
     for verifier in config.verifiers:
         header, rows = method_table(records, verifier)
         parts += [f"## Search verifier `{verifier}`", "", markdown_table(header, rows), "",
