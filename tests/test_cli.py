@@ -179,3 +179,14 @@ def test_trajectory_bad_input_exits_2(capsys, tmp_path, argv, names):
     for name in names:
         assert name in lines[0], lines[0]
     assert not out.exists()
+
+
+def test_set_judge_scores_all_winners_of_a_search(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, stderr = run(capsys, *DIGITS, "-c", "1,2,3", "--set", "n=2", "--judge", "digits-evaluator",
+                               "--judge", "digits-fd", "--block", "2", "--out", str(out))
+    assert code == 0, stderr
+    metrics = json.loads((out / "set_judges.json").read_text())
+    assert metrics["digits-fd"]["fd"] > 0 and "digits-fd on all 3 winners" in stdout
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert all(set(r["judges"]) == {"digits-evaluator"} for r in records)

@@ -6,15 +6,17 @@ failure while computing exits with code 1 after the results already computed are
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
+import torch
 
 from .algorithms import ALGORITHMS, load_algorithm, parse_options
 from .algorithms.base import option_fields
 from .errors import InputError, RunError, unknown
-from .judges import DEFAULT_JUDGES, JUDGES, load_judge
+from .judges import DEFAULT_JUDGES, JUDGES, SetJudge, load_judge
 from .processes import PROCESSES, load_process
 from .runs import prepare_folder, write_config, write_overview, write_problems
 from .search import search as run_search
@@ -88,6 +90,8 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
     algo.check(process, budget, verifier_obj)
     judge_names = list(judges) if judges else DEFAULT_JUDGES.get(model, [])
     judge_objs = [load_judge(j) for j in judge_names]
+    sample_judges = [j for j in judge_objs if not isinstance(j, SetJudge)]
+    set_judges = [j for j in judge_objs if isinstance(j, SetJudge)]  # judged once, on all winners
     if block < 1:
         raise InputError(f"--block must be >= 1, got {block}")
     out = out if out is not None else default_out(model, algorithm, seed)
@@ -102,11 +106,19 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
     for start in range(0, len(conditions), block):
         part = conditions[start:start + block]
         result = run_search(process, verifier_obj, part, algorithm=algo, budget=budget, seed=seed,
-                            judges=judge_objs, problem_ids=range(start, start + len(part)),
+                            judges=sample_judges, problem_ids=range(start, start + len(part)),
                             progress=progress)
         write_problems(out, result.problems)
         finished += result.problems
     write_overview(out, finished, title=f"{model}, {algorithm}, verifier {verifier}")
+    if set_judges and finished:
+        images = torch.stack([p.best_image for p in finished])
+        conditions_done = [p.condition for p in finished]
+        metrics = {j.name: j.evaluate_set(images, conditions_done) for j in set_judges}
+        (out / "set_judges.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        for name, values in metrics.items():
+            click.echo(f"{name} on all {len(finished)} winners: "
+                       + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
     for p in finished[:10]:
         judged = "  ".join(f"{j}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items())
                            for j, m in p.judges.items())
