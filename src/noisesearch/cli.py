@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import click
-import torch
 
 from .algorithms import ALGORITHMS, load_algorithm, parse_options
 from .algorithms.base import option_fields
@@ -19,6 +18,7 @@ from .errors import InputError, RunError, unknown
 from .judges import DEFAULT_JUDGES, JUDGES, SetJudge, load_judge
 from .processes import PROCESSES, load_process
 from .runs import prepare_folder, write_config, write_overview, write_problems
+from .search import judge_set
 from .search import search as run_search
 from .verifiers import VERIFIERS, load_verifier
 
@@ -111,10 +111,8 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
         write_problems(out, result.problems)
         finished += result.problems
     write_overview(out, finished, title=f"{model}, {algorithm}, verifier {verifier}")
-    if set_judges and finished:
-        images = torch.stack([p.best_image for p in finished])
-        conditions_done = [p.condition for p in finished]
-        metrics = {j.name: j.evaluate_set(images, conditions_done) for j in set_judges}
+    metrics = judge_set(finished, set_judges)
+    if metrics:
         (out / "set_judges.json").write_text(json.dumps(metrics, indent=2) + "\n")
         for name, values in metrics.items():
             click.echo(f"{name} on all {len(finished)} winners: "
@@ -128,7 +126,7 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
     click.echo(f"wrote {out}")
 
 
-def split_list(value: str | None, kind: str) -> list[str] | None:
+def split_list(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [part.strip() for part in value.split(",") if part.strip()]
@@ -136,7 +134,7 @@ def split_list(value: str | None, kind: str) -> list[str] | None:
 
 def parse_budgets(value: str) -> list[int]:
     try:
-        return [int(part) for part in split_list(value, "budget")]
+        return [int(part) for part in split_list(value)]
     except ValueError:
         raise InputError("--budgets takes whole generations separated by commas, e.g. 1,2,4; "
                          f"got {value!r}") from None
@@ -167,8 +165,8 @@ def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, 
     """Sweep algorithms x budgets x verifiers over a suite; judge, tabulate, plot and report."""
     from .bench import resolve, run_bench
 
-    config = resolve(suite, split_list(algorithms, "algorithm"), parse_budgets(budgets),
-                     split_list(verifiers, "verifier"), split_list(judges, "judge"), limit, seed,
+    config = resolve(suite, split_list(algorithms), parse_budgets(budgets),
+                     split_list(verifiers), split_list(judges), limit, seed,
                      {"steps": steps, "sampler": sampler, "guidance": guidance})
     if max_batch < 1:
         raise InputError(f"--max-batch must be >= 1, got {max_batch}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .algorithms import Algorithm, SearchResult, load_algorithm
+from .algorithms import Algorithm, ProblemResult, SearchResult, load_algorithm
 from .judges import DEFAULT_JUDGES, Judge, SetJudge, load_judge
 from .processes import DenoisingProcess, load_process
 from .verifiers import Verifier, load_verifier
@@ -39,12 +39,21 @@ def judge_winners(result: SearchResult, judges: Sequence[Judge | SetJudge]) -> N
     ``set_judges`` with the metrics of judges of the whole set."""
     if not judges or not result.problems:
         return
+    result.set_judges.update(judge_set(result.problems, [j for j in judges if isinstance(j, SetJudge)]))
     images = torch.stack([p.best_image for p in result.problems])
     conditions = [p.condition for p in result.problems]
     for judge in judges:
         if isinstance(judge, SetJudge):
-            result.set_judges[judge.name] = judge.evaluate_set(images, conditions)
             continue
         metrics = judge.evaluate(images, conditions)
         for i, problem in enumerate(result.problems):
             problem.judges[judge.name] = {k: float(v[i]) for k, v in metrics.items()}
+
+
+def judge_set(problems: Sequence[ProblemResult], judges: Sequence[SetJudge]) -> dict[str, dict[str, float]]:
+    """Each set judge's metrics on the winners of ``problems`` together."""
+    if not judges or not problems:
+        return {}
+    images = torch.stack([p.best_image for p in problems])
+    conditions = [p.condition for p in problems]
+    return {judge.name: judge.evaluate_set(images, conditions) for judge in judges}

@@ -3,7 +3,8 @@
 Beam (Ramesh & Mardani 2025, Sec. 5 baselines): B beams; at every step each beam tries N
 noises, every candidate is scored by r(x0_hat(x_{i+1}(z))), and the top B of the B x N
 survive. The beams start from B initial noises (random search's candidates 0..B-1).
-Defaults B = 2, N = 4: 8 NFEs per step, 144 on the paper's 18 steps.
+Defaults B = 2, N = 4: 8 NFEs per step, 144 on the paper's 18 steps (138 here: DDIM's last
+step injects no noise, so each beam takes it once, without candidates).
 
 SVDD-PM (Li et al. 2024, "Derivative-Free Guidance in Continuous and Discrete Diffusion
 Models with Soft Value-Based Decoding", Algorithm 1 with the posterior-mean value
@@ -14,44 +15,33 @@ M = 20 on images; pass ``--set m=20``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from ..errors import InputError
-from ..processes.base import DenoisingProcess
-from ..verifiers.base import Verifier
-from .result import SearchResult
-from .stepwise import StepwiseSearch, best_per_problem, keyed_rows
+from .stepwise import Lookahead, StepwiseSearch, best_per_problem, keyed_rows
 
 
-def beam_search(search: StepwiseSearch, process: DenoisingProcess, verifier: Verifier, conditions: Sequence,
-                budget: int | None, seed: int, problem_ids: Sequence[int] | None, progress: bool,
-                beams: int, n: int) -> SearchResult:
+def beam_search(look: Lookahead, seed: int, ids: list[int], name: str, beams: int, n: int) -> tuple:
     """Keep the top ``beams`` of ``beams * n`` one-step extensions at every step."""
-    conditions, ids, look, keeper = search.setup(process, verifier, conditions, budget, problem_ids, progress)
-    n_problems = len(conditions)
-    try:
-        x, x0, eps, problems = search.initial(look, seed, ids, beams)
-        x_T = x.clone()
-        steps = torch.zeros((len(x), process.steps, *process.noise_shape), dtype=process.dtype)
-        for i in range(process.steps):
-            width = n if process.injects_noise(i) else 1
-            keys = [(seed, ids[p], search.name, i, b, j)
-                    for p in range(n_problems) for b in range(beams) for j in range(width)]
-            z = keyed_rows(process, keys)
-            parents = torch.arange(len(x)).repeat_interleave(width)
-            x_next, x0_next, eps_next, scores = look.try_noises(
-                x[parents], x0[parents], eps[parents], i, z, problems[parents])
-            keep = best_per_problem(scores, n_problems, beams * width, beams)
-            history = steps[parents[keep]]
-            history[:, i] = z[keep]
-            x, x0, eps, steps, x_T = x_next[keep], x0_next[keep], eps_next[keep], history, x_T[parents[keep]]
-        return search.finish(look, keeper, x, x_T, steps, problems, seed, ids, {})
-    finally:
-        look.ledger.close()
+    process, n_problems = look.process, len(ids)
+    x, x0, eps, problems = StepwiseSearch.initial(look, seed, ids, beams)
+    x_T = x.clone()
+    steps = torch.zeros((len(x), process.steps, *process.noise_shape), dtype=process.dtype)
+    for i in range(process.steps):
+        width = n if process.injects_noise(i) else 1
+        keys = [(seed, ids[p], name, i, b, j)
+                for p in range(n_problems) for b in range(beams) for j in range(width)]
+        z = keyed_rows(process, keys)
+        parents = torch.arange(len(x)).repeat_interleave(width)
+        x_next, x0_next, eps_next, scores = look.try_noises(
+            x[parents], x0[parents], eps[parents], i, z, problems[parents])
+        keep = best_per_problem(scores, n_problems, beams * width, beams)
+        history = steps[parents[keep]]
+        history[:, i] = z[keep]
+        x, x0, eps, steps, x_T = x_next[keep], x0_next[keep], eps_next[keep], history, x_T[parents[keep]]
+    return x, x_T, steps, problems, {}
 
 
 @dataclass
@@ -73,11 +63,8 @@ class BeamSearch(StepwiseSearch):
         return self.b * (1 + sum(self.n if process.injects_noise(i) else 1
                                  for i in range(process.steps - 1))) * process.nfe_per_step
 
-    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
-            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
-            progress: bool = False) -> SearchResult:
-        return beam_search(self, process, verifier, conditions, budget, seed, problem_ids, progress,
-                           self.b, self.n)
+    def trajectories(self, look, seed, ids):
+        return beam_search(look, seed, ids, self.name, self.b, self.n)
 
 
 @dataclass
@@ -98,8 +85,5 @@ class SVDD(StepwiseSearch):
         return (1 + sum(self.m if process.injects_noise(i) else 1
                         for i in range(process.steps - 1))) * process.nfe_per_step
 
-    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
-            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
-            progress: bool = False) -> SearchResult:
-        return beam_search(self, process, verifier, conditions, budget, seed, problem_ids, progress,
-                           1, self.m)
+    def trajectories(self, look, seed, ids):
+        return beam_search(look, seed, ids, self.name, 1, self.m)

@@ -20,17 +20,13 @@ than the previous pivot; that is the default here, ``keep_best=true`` keeps the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from ..errors import InputError
 from ..noise import keyed_uniform
 from ..processes.base import DenoisingProcess
-from ..verifiers.base import Verifier
-from .result import SearchResult
 from .stepwise import StepwiseSearch, best_per_problem, keyed_rows
 
 
@@ -71,56 +67,49 @@ class EpsGreedy(StepwiseSearch):
         plain = sum(1 for i in range(process.steps - 1) if self.iterations(process, i) == 0)
         return (1 + searched + plain) * process.nfe_per_step
 
-    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
-            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
-            progress: bool = False) -> SearchResult:
-        conditions, ids, look, keeper = self.setup(process, verifier, conditions, budget, problem_ids,
-                                                   progress)
-        n_problems, n = len(conditions), self.n
+    def trajectories(self, look, seed, ids):
+        process, n_problems, n = look.process, len(ids), self.n
         d = torch.Size(process.noise_shape).numel()
         per_row = (-1, *[1] * len(process.noise_shape))  # broadcast a (B,) tensor over a row's noise
-        try:
-            x, x0, eps, problems = self.initial(look, seed, ids, 1)
-            x_T = x.clone()
-            steps = torch.zeros((n_problems, process.steps, *process.noise_shape), dtype=process.dtype)
-            rows = problems.repeat_interleave(n)  # N candidate rows per problem
-            for i in range(process.steps):
-                pivot = keyed_rows(process, [(seed, ids[p], "eg-pivot", i) for p in range(n_problems)])
-                iterations = self.iterations(process, i)
-                if iterations == 0:  # the step injects no noise: nothing to search
-                    x = process.update(x, i, x0, eps, pivot)
-                    x0, eps = look.predict(x, i + 1, problems)
-                    steps[:, i] = pivot
-                    continue
-                best_score = torch.full((n_problems,), -float("inf"), dtype=torch.float64)
-                chosen = None
-                for it in range(iterations):
-                    keys = [(seed, ids[p], "eg", i, it, j) for p in range(n_problems) for j in range(n)]
-                    fresh = keyed_rows(process, [(*k, "fresh") for k in keys])
-                    direction = keyed_rows(process, [(*k, "direction") for k in keys])
-                    radius = keyed_uniform([(*k, "radius") for k in keys]).to(process.dtype)
-                    explore = keyed_uniform([(*k, "explore") for k in keys]) < self.epsilon
-                    unit = direction / direction.flatten(1).norm(dim=1).view(per_row)
-                    local = pivot.repeat_interleave(n, 0) + (radius * self.lam * d**0.5).view(per_row) * unit
-                    z = torch.where(explore.view(per_row), fresh, local)
-                    x_next, x0_next, eps_next, scores = look.try_noises(
-                        x.repeat_interleave(n, 0), x0.repeat_interleave(n, 0), eps.repeat_interleave(n, 0),
-                        i, z, rows)
-                    winners = best_per_problem(scores, n_problems, n)
-                    better = scores[winners].double() > best_score
-                    take = better if self.keep_best else torch.ones_like(better)
-                    if chosen is None:
-                        chosen = [z[winners], x_next[winners], x0_next[winners], eps_next[winners]]
-                    else:
-                        for slot, value in enumerate((z, x_next, x0_next, eps_next)):
-                            chosen[slot][take] = value[winners][take]
-                    best_score = torch.where(better, scores[winners].double(), best_score)
-                    pivot = chosen[0]
-                z, x, x0, eps = chosen
-                steps[:, i] = z
-            return self.finish(look, keeper, x, x_T, steps, problems, seed, ids, {})
-        finally:
-            look.ledger.close()
+        x, x0, eps, problems = self.initial(look, seed, ids, 1)
+        x_T = x.clone()
+        steps = torch.zeros((n_problems, process.steps, *process.noise_shape), dtype=process.dtype)
+        rows = problems.repeat_interleave(n)  # N candidate rows per problem
+        for i in range(process.steps):
+            pivot = keyed_rows(process, [(seed, ids[p], "eg-pivot", i) for p in range(n_problems)])
+            iterations = self.iterations(process, i)
+            if iterations == 0:  # the step injects no noise: nothing to search
+                x = process.update(x, i, x0, eps, pivot)
+                x0, eps = look.predict(x, i + 1, problems)
+                steps[:, i] = pivot
+                continue
+            best_score = torch.full((n_problems,), -float("inf"), dtype=torch.float64)
+            chosen = None
+            for it in range(iterations):
+                keys = [(seed, ids[p], "eg", i, it, j) for p in range(n_problems) for j in range(n)]
+                fresh = keyed_rows(process, [(*k, "fresh") for k in keys])
+                direction = keyed_rows(process, [(*k, "direction") for k in keys])
+                radius = keyed_uniform([(*k, "radius") for k in keys]).to(process.dtype)
+                explore = keyed_uniform([(*k, "explore") for k in keys]) < self.epsilon
+                unit = direction / direction.flatten(1).norm(dim=1).view(per_row)
+                local = pivot.repeat_interleave(n, 0) + (radius * self.lam * d**0.5).view(per_row) * unit
+                z = torch.where(explore.view(per_row), fresh, local)
+                x_next, x0_next, eps_next, scores = look.try_noises(
+                    x.repeat_interleave(n, 0), x0.repeat_interleave(n, 0), eps.repeat_interleave(n, 0),
+                    i, z, rows)
+                winners = best_per_problem(scores, n_problems, n)
+                better = scores[winners].double() > best_score
+                take = better if self.keep_best else torch.ones_like(better)
+                if chosen is None:
+                    chosen = [z[winners], x_next[winners], x0_next[winners], eps_next[winners]]
+                else:
+                    for slot, value in enumerate((z, x_next, x0_next, eps_next)):
+                        chosen[slot][take] = value[winners][take]
+                best_score = torch.where(better, scores[winners].double(), best_score)
+                pivot = chosen[0]
+            z, x, x0, eps = chosen
+            steps[:, i] = z
+        return x, x_T, steps, problems, {}
 
 
 @dataclass

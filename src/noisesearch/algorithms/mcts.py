@@ -21,16 +21,12 @@ O(T^2) per trajectory. Defaults N = 4, S = 8. The result is the committed trajec
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from ..errors import InputError
 from ..processes.base import DenoisingProcess
-from ..verifiers.base import Verifier
-from .result import SearchResult
 from .stepwise import Lookahead, StepwiseSearch, keyed_rows
 
 
@@ -76,35 +72,28 @@ class MCTS(StepwiseSearch):
         return (1 + sum((self.n + self.s) * (process.steps - i - 1) for i in range(process.steps))) \
             * process.nfe_per_step
 
-    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
-            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
-            progress: bool = False) -> SearchResult:
-        conditions, ids, look, keeper = self.setup(process, verifier, conditions, budget, problem_ids,
-                                                   progress)
-        n_problems = len(conditions)
-        try:
-            x, x0, eps, problems = self.initial(look, seed, ids, 1)
-            x_T = x.clone()
-            roots = [Node(0, x[p], x0[p], eps[p]) for p in range(n_problems)]
-            created = [0] * n_problems  # per-problem node counter: keys the noises
-            steps = torch.zeros((n_problems, process.steps, *process.noise_shape), dtype=process.dtype)
-            for i in range(process.steps):
-                width = self.width(process, i)
-                for _ in range(width):  # the root's children (one where the step injects no noise)
-                    self.expand(look, [(p, r) for p, r in enumerate(roots) if len(r.children) < width],
+    def trajectories(self, look, seed, ids):
+        process, n_problems = look.process, len(ids)
+        x, x0, eps, problems = self.initial(look, seed, ids, 1)
+        x_T = x.clone()
+        roots = [Node(0, x[p], x0[p], eps[p]) for p in range(n_problems)]
+        created = [0] * n_problems  # per-problem node counter: keys the noises
+        steps = torch.zeros((n_problems, process.steps, *process.noise_shape), dtype=process.dtype)
+        for i in range(process.steps):
+            width = self.width(process, i)
+            for _ in range(width):  # the root's children (one where the step injects no noise)
+                self.expand(look, [(p, r) for p, r in enumerate(roots) if len(r.children) < width],
+                            seed, ids, created)
+            if width > 1:
+                for _ in range(self.s):
+                    self.expand(look, [(p, self.select(r, process)) for p, r in enumerate(roots)],
                                 seed, ids, created)
-                if width > 1:
-                    for _ in range(self.s):
-                        self.expand(look, [(p, self.select(r, process)) for p, r in enumerate(roots)],
-                                    seed, ids, created)
-                for p, root in enumerate(roots):
-                    child = max(root.children, key=Node.mean)  # first of equal means
-                    steps[p, i] = child.noise
-                    child.parent, roots[p] = None, child
-            x = torch.stack([r.x for r in roots])
-            return self.finish(look, keeper, x, x_T, steps, problems, seed, ids, {})
-        finally:
-            look.ledger.close()
+            for p, root in enumerate(roots):
+                child = max(root.children, key=Node.mean)  # first of equal means
+                steps[p, i] = child.noise
+                child.parent, roots[p] = None, child
+        x = torch.stack([r.x for r in roots])
+        return x, x_T, steps, problems, {}
 
     def width(self, process: DenoisingProcess, depth: int) -> int:
         """Children a node at ``depth`` can have: N, or 1 where the step injects no noise."""

@@ -21,17 +21,12 @@ of the steps, between 20% and 80%).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from ..errors import InputError
 from ..noise import keyed_uniform
-from ..processes.base import DenoisingProcess
-from ..verifiers.base import Verifier
-from .result import SearchResult
 from .stepwise import StepwiseSearch, keyed_rows
 
 POTENTIALS = ("max", "sum", "difference")
@@ -83,46 +78,39 @@ class SMC(StepwiseSearch):
         every = self.every or max(1, round(0.2 * steps))
         return (i + 1) % every == 0 and self.start <= (i + 1) / steps <= self.end and i + 1 < steps
 
-    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
-            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
-            progress: bool = False) -> SearchResult:
-        conditions, ids, look, keeper = self.setup(process, verifier, conditions, budget, problem_ids,
-                                                   progress)
-        n_problems, k = len(conditions), self.k
-        try:
-            x, x0, eps, problems = self.initial(look, seed, ids, k)
-            x_T = x.clone()
-            steps = torch.zeros((len(x), process.steps, *process.noise_shape), dtype=process.dtype)
-            best = torch.full((len(x),), -float("inf"), dtype=torch.float64)  # max_s r_s
-            total = torch.zeros(len(x), dtype=torch.float64)  # sum_s r_s
-            base = torch.zeros(len(x), dtype=torch.float64)  # r at the last resampling
-            resamplings = torch.zeros(n_problems, dtype=torch.long)
-            for i in range(process.steps):
-                keys = [(seed, ids[p], "smc", i, j) for p in range(n_problems) for j in range(k)]
-                z = keyed_rows(process, keys)
-                x = process.update(x, i, x0, eps, z)
-                steps[:, i] = z
-                x0, eps = look.predict(x, i + 1, problems)
-                images, r = look.score(x0, problems)
-                r = r.double()
-                best, total = torch.maximum(best, r), total + r
-                log_g = self.lam * {"max": best, "sum": total, "difference": r - base}[self.potential]
-                if self.resampling_step(i, process.steps):
-                    grouped = log_g.reshape(n_problems, k)
-                    due = torch.ones(n_problems, dtype=torch.bool)
-                    if self.adaptive:
-                        due = effective_sample_size(grouped) < k / 2
-                    u = keyed_uniform([(seed, ids[p], "smc-resample", i) for p in range(n_problems)])
-                    ancestors = systematic_resample(grouped, u)
-                    ancestors = torch.where(due[:, None], ancestors, torch.arange(k))
-                    rows = (ancestors + torch.arange(n_problems)[:, None] * k).flatten()
-                    x, x0, eps, x_T, steps = x[rows], x0[rows], eps[rows], x_T[rows], steps[rows]
-                    best, total, r = best[rows], total[rows], r[rows]
-                    base = torch.where(due.repeat_interleave(k), r, base[rows])
-                    resamplings += due.long()
-            extra = {"particles": x.reshape(n_problems, k, *x.shape[1:]),
-                     "log_weights": log_g.reshape(n_problems, k),
-                     "resamplings": resamplings}
-            return self.finish(look, keeper, x, x_T, steps, problems, seed, ids, {}, extra)
-        finally:
-            look.ledger.close()
+    def trajectories(self, look, seed, ids):
+        process, n_problems, k = look.process, len(ids), self.k
+        x, x0, eps, problems = self.initial(look, seed, ids, k)
+        x_T = x.clone()
+        steps = torch.zeros((len(x), process.steps, *process.noise_shape), dtype=process.dtype)
+        best = torch.full((len(x),), -float("inf"), dtype=torch.float64)  # max_s r_s
+        total = torch.zeros(len(x), dtype=torch.float64)  # sum_s r_s
+        base = torch.zeros(len(x), dtype=torch.float64)  # r at the last resampling
+        resamplings = torch.zeros(n_problems, dtype=torch.long)
+        for i in range(process.steps):
+            keys = [(seed, ids[p], "smc", i, j) for p in range(n_problems) for j in range(k)]
+            z = keyed_rows(process, keys)
+            x = process.update(x, i, x0, eps, z)
+            steps[:, i] = z
+            x0, eps = look.predict(x, i + 1, problems)
+            _, r = look.score(x0, problems)
+            r = r.double()
+            best, total = torch.maximum(best, r), total + r
+            log_g = self.lam * {"max": best, "sum": total, "difference": r - base}[self.potential]
+            if self.resampling_step(i, process.steps):
+                grouped = log_g.reshape(n_problems, k)
+                due = torch.ones(n_problems, dtype=torch.bool)
+                if self.adaptive:
+                    due = effective_sample_size(grouped) < k / 2
+                u = keyed_uniform([(seed, ids[p], "smc-resample", i) for p in range(n_problems)])
+                ancestors = systematic_resample(grouped, u)
+                ancestors = torch.where(due[:, None], ancestors, torch.arange(k))
+                rows = (ancestors + torch.arange(n_problems)[:, None] * k).flatten()
+                x, x0, eps, x_T, steps = x[rows], x0[rows], eps[rows], x_T[rows], steps[rows]
+                best, total, r = best[rows], total[rows], r[rows]
+                base = torch.where(due.repeat_interleave(k), r, base[rows])
+                resamplings += due.long()
+        extra = {"particles": x.reshape(n_problems, k, *x.shape[1:]),
+                 "log_weights": log_g.reshape(n_problems, k),
+                 "resamplings": resamplings}
+        return x, x_T, steps, problems, extra

@@ -47,7 +47,7 @@ JUDGES: dict[str, dict[str, Any]] = {
         "summary": "held-out digits CNN: target-class probability and accuracy",
     },
     "digits-fd": {
-        "factory": lambda: DigitsFrechet(),
+        "factory": DigitsFrechet,
         "summary": "Frechet distance of the set of winners to real digits in the judge CNN's features "
                    "(fidelity and diversity; lower is better)",
     },
