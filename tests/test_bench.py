@@ -149,3 +149,19 @@ def test_at_budget_takes_the_largest_size_that_fits(algorithm, option):
     assert sized.planned_nfe(process) <= budget
     bigger = ns.load_algorithm(algorithm, **{option: getattr(sized, option) + 1})
     assert bigger.planned_nfe(process) > budget
+
+
+def test_shapes_bench_reports_oracle_accuracy_per_category(capsys, tmp_path):
+    out = tmp_path / "shapes"
+    code, _, stderr = run(capsys, "bench", "--suite", "shapes", "--limit", "6", "--steps", "3",
+                          "--budgets", "2", "--algorithms", "random", "--no-progress", "--out", str(out))
+    assert code == 0, stderr
+    rows = csv_rows(out / "results.csv")
+    assert {r["method"] for r in rows} == {"no-search", "more-steps", "random"}
+    assert all(r["shapes-oracle:accuracy"] in ("0.0", "1.0") for r in rows)
+    summary = (out / "summary.md").read_text()
+    table = summary.split("`shapes-oracle:accuracy` per category")[1].split("###")[0]
+    header = next(line for line in table.splitlines() if line.startswith("| method"))
+    for name in ("single_object", "two_object", "counting", "colors", "position", "color_attr", "overall"):
+        assert name in header
+    assert "per category" in (out / "report.html").read_text()

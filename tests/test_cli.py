@@ -5,6 +5,7 @@ import pytest
 from noisesearch.cli import main
 
 DIGITS = ["search", "--model", "digits", "--steps", "6", "--no-progress"]
+D = ["search", "--model", "digits"]
 
 
 def run(capsys, *argv):
@@ -15,21 +16,25 @@ def run(capsys, *argv):
 
 @pytest.mark.parametrize("argv, names", [
     (["search", "--model", "nope", "-c", "3"], ["model 'nope'", "digits", "gmm"]),
-    (["search", "-c", "3", "--verifier", "nope"], ["verifier 'nope'", "digits-classifier"]),
-    (["search", "-c", "3", "--algorithm", "nope"], ["algorithm 'nope'", "random"]),
-    (["search", "-c", "10"], ["'10'", "0-9"]),
-    (["search", "-c", "three"], ["'three'", "0-9"]),
-    (["search", "-c", "3", "--set", "n=0"], ["n must be >= 1"]),
-    (["search", "-c", "3", "--set", "m=2"], ["no option 'm'", "n"]),
-    (["search", "-c", "3", "--budget", "5"], ["budget 5", "valid: a budget >= 25"]),
-    (["search", "-c", "3", "--sampler", "heun"], ["sampler 'heun'", "ode, sde"]),
-    (["search", "-c", "3", "--algorithm", "zero-order", "--set", "on_stall=jump"],
+    ([*D, "-c", "3", "--verifier", "nope"], ["verifier 'nope'", "digits-classifier"]),
+    ([*D, "-c", "3", "--algorithm", "nope"], ["algorithm 'nope'", "random"]),
+    ([*D, "-c", "10"], ["'10'", "0-9"]),
+    ([*D, "-c", "three"], ["'three'", "0-9"]),
+    ([*D, "-c", "3", "--set", "n=0"], ["n must be >= 1"]),
+    ([*D, "-c", "3", "--set", "m=2"], ["no option 'm'", "n"]),
+    ([*D, "-c", "3", "--budget", "5"], ["budget 5", "valid: a budget >= 25"]),
+    ([*D, "-c", "3", "--sampler", "heun"], ["sampler 'heun'", "ode, sde"]),
+    ([*D, "-c", "3", "--algorithm", "zero-order", "--set", "on_stall=jump"],
      ["on_stall 'jump'", "restart, stay"]),
-    (["search", "-c", "3", "--algorithm", "zero-order", "--set", "tau=1.5"], ["tau must be in (0, 1)"]),
-    (["search", "-c", "3", "--algorithm", "paths", "--budget", "50"], ["budget 50", "valid: a budget >= 91"]),
-    (["search", "-c", "3", "--algorithm", "noise-gradient", "--verifier", "compressibility"],
+    ([*D, "-c", "3", "--algorithm", "zero-order", "--set", "tau=1.5"], ["tau must be in (0, 1)"]),
+    ([*D, "-c", "3", "--algorithm", "paths", "--budget", "50"], ["budget 50", "valid: a budget >= 91"]),
+    ([*D, "-c", "3", "--algorithm", "noise-gradient", "--verifier", "compressibility"],
      ["'compressibility' is not", "digits-classifier"]),
-    (["search", "-c", "3", "--set", "search_steps=30"], ["search_steps must be in 1..24"]),
+    ([*D, "-c", "3", "--set", "search_steps=30"], ["search_steps must be in 1..24"]),
+    (["search", "a red dog"], ["'dog'", "not in the shapes vocabulary", "circle"]),
+    (["search", "red circle a"], ["fits no template", "a [color] SHAPE"]),
+    (["search", "a circle", "--verifier", "clip:/nonexistent/clip"], ["not available", "local folder"]),
+    (["search", "a circle", "--judge", "nope"], ["judge 'nope'", "shapes-oracle"]),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(capsys, tmp_path, argv, names):
     out = tmp_path / "run"
@@ -94,7 +99,8 @@ def test_list_names_everything(capsys):
     code, stdout, _ = run(capsys, "list")
     assert code == 0
     for name in ("digits", "gmm", "digits-classifier", "brightness", "compressibility",
-                 "digits-evaluator", "digits-fd", "random", "n=None", "max_batch", "suites (bench --suite)"):
+                 "digits-evaluator", "digits-fd", "random", "n=None", "max_batch", "suites (bench --suite)",
+                 "shapes", "shapes-clip", "clip", "shapes-oracle", "shapes-dev"):
         assert name in stdout
 
 
@@ -190,3 +196,25 @@ def test_set_judge_scores_all_winners_of_a_search(capsys, tmp_path):
     assert metrics["digits-fd"]["fd"] > 0 and "digits-fd on all 3 winners" in stdout
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert all(set(r["judges"]) == {"digits-evaluator"} for r in records)
+
+
+@pytest.mark.parametrize("algorithm, sets, nfe", [
+    ("random", ["--set", "n=3"], 3 * 4 * 2),  # guidance 3: two NFEs per step
+    ("eps-greedy", ["--set", "k=2"], None),
+])
+def test_shapes_prompt_runs_with_the_default_model_verifier_and_judge_and_replays(capsys, tmp_path, algorithm,
+                                                                                  sets, nfe):
+    out = tmp_path / "shapes"
+    code, stdout, stderr = run(capsys, "search", "A red circle above a blue square.", "--steps", "4",
+                               "--algorithm", algorithm, *sets, "--no-progress", "--out", str(out))
+    assert code == 0, stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "shapes" and config["verifier"] == "shapes-clip"
+    assert config["judges"] == ["shapes-oracle"]
+    record = json.loads((out / "results.jsonl").read_text())
+    assert record["condition"] == "a red circle above a blue square"  # the canonical prompt
+    assert nfe is None or record["nfe"] == nfe
+    assert set(record["judges"]["shapes-oracle"]) == {"accuracy", "objects"}
+    assert (out / "best.png").exists()
+    code, stdout, _ = run(capsys, "replay", str(out))
+    assert code == 0 and "reproduced exactly" in stdout

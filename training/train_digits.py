@@ -15,12 +15,11 @@ import argparse
 import copy
 import json
 import math
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from common import ema_update, load_checkpoint, save_checkpoint, step_generator
+from common import Progress, noised, resume, save_checkpoint, step_generator, train_step
 from safetensors.torch import save_file
 
 from noisesearch.digits_data import load_digits_16
@@ -63,36 +62,18 @@ def main() -> None:
     model = build_unet()
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    start = load_checkpoint(args.checkpoints, model, ema, opt)
-    if start:
-        print(f"resumed from step {start}")
-
-    t0 = time.time()
-    running = 0.0
+    start = resume(args, model, ema, opt, export=None)
+    progress = Progress(start, args.steps, every=50)
     for step in range(start, args.steps):
         g = step_generator(args.seed, step, "batch")
         idx = torch.randint(0, len(data), (args.batch,), generator=g)
         x0, y = data[idx], labels[idx].clone()
         drop = torch.rand(args.batch, generator=g) < args.p_uncond
         y[drop] = NULL_CLASS
-        t = torch.randint(0, len(alphas_cumprod), (args.batch,), generator=g)
-        eps = torch.randn(x0.shape, generator=g)
-        ab = alphas_cumprod[t].view(-1, 1, 1, 1)
-        xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+        xt, t, eps = noised(x0, alphas_cumprod, g)
         loss = F.mse_loss(model(xt, t, class_labels=y).sample, eps)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, args.steps, args.lr)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema_update(ema, model, args.ema)
-        running = 0.98 * running + 0.02 * loss.item() if step > start else loss.item()
-        if (step + 1) % 50 == 0:
-            rate = (step + 1 - start) / (time.time() - t0)
-            eta = (args.steps - step - 1) / rate
-            print(f"step {step + 1}/{args.steps} loss {running:.4f} {rate:.1f} it/s eta {eta / 60:.1f} min",
-                  flush=True)
+        train_step(model, ema, opt, loss, lr_at(step, args.steps, args.lr), args.ema)
+        progress.log(step, loss.item())
         if (step + 1) % args.checkpoint_every == 0 or step + 1 == args.steps:
             save_checkpoint(args.checkpoints, step + 1, model, ema, opt)
 

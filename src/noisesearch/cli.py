@@ -48,10 +48,10 @@ def default_out(model: str, algorithm: str, seed: int) -> Path:
 
 @cli.command()
 @click.argument("prompt", required=False)
-@click.option("--model", default="digits", show_default=True, help="process name (see 'list')")
+@click.option("--model", default="shapes", show_default=True, help="process name (see 'list')")
 @click.option("--condition", "-c", multiple=True,
               help="condition(s): a class, a prompt; repeat or comma-separate")
-@click.option("--verifier", default="digits-classifier", show_default=True, help="verifier name[:argument]")
+@click.option("--verifier", default=None, help="verifier name[:argument] [default: the model's]")
 @click.option("--algorithm", default="random", show_default=True, help="search algorithm")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="algorithm option, repeatable")
 @click.option("--budget", type=int, default=None, help="NFEs per condition [default: 16 generations]")
@@ -73,6 +73,7 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
         raise unknown("model", model, PROCESSES)
     if algorithm not in ALGORITHMS:
         raise unknown("algorithm", algorithm, ALGORITHMS)
+    verifier = verifier or PROCESSES[model]["verifier"]
     verifier_obj = load_verifier(verifier)
     options = parse_options(ALGORITHMS[algorithm], sets)
     if max_batch is not None:

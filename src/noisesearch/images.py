@@ -43,18 +43,24 @@ def png_bytes(image: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def labelled_grid(rows: Sequence[Sequence[tuple[str, torch.Tensor]]], tile: int = 96) -> Image.Image:
-    """A grid with one row per sequence of (label, image); each label is written under its tile."""
+def labelled_grid(rows: Sequence[Sequence[tuple[str, torch.Tensor]]], tile: int = 96,
+                  row_titles: Sequence[str] | None = None, title_width: int = 0) -> Image.Image:
+    """A grid with one row per sequence of (label, image); each label is written under its tile,
+    and each row's title, if given, in a column of ``title_width`` pixels on the left."""
     font = ImageFont.load_default()
     label_h = 14
     cols = max(len(r) for r in rows)
-    grid = Image.new("RGB", (cols * (tile + 4) + 4, len(rows) * (tile + label_h + 4) + 4), "white")
+    left = title_width if row_titles else 0
+    grid = Image.new("RGB", (left + cols * (tile + 4) + 4, len(rows) * (tile + label_h + 4) + 4), "white")
     draw = ImageDraw.Draw(grid)
     for r, row in enumerate(rows):
+        y = 4 + r * (tile + label_h + 4)
+        if row_titles:
+            draw.text((4, y + tile // 2 - 6), row_titles[r], fill="black", font=font)
         for c, (label, image) in enumerate(row):
             pil = to_pil(image, max(1, tile // max(image.shape[-2:])))
             pil = pil.resize((tile, tile), Image.Resampling.NEAREST)
-            x, y = 4 + c * (tile + 4), 4 + r * (tile + label_h + 4)
+            x = left + 4 + c * (tile + 4)
             grid.paste(pil, (x, y))
             draw.text((x + 2, y + tile + 1), label, fill="black", font=font)
     return grid

@@ -12,8 +12,10 @@ import torch
 
 from ..images import display_scale, to_pil
 from .cells import Cell, read_images
+from .suites import load_suite
 from .tables import (
     cell_stats,
+    group_table,
     hacking_matrix,
     label,
     markdown_table,
@@ -30,7 +32,8 @@ GALLERY_CONDITIONS = 20
 def write_outputs(out: Path, config, cells: list[Cell], records: list[dict]) -> None:
     command = config.command(out)
     write_csv(out / "results.csv", records)
-    (out / "summary.md").write_text(summary_markdown(config, records, command) + "\n")
+    group_of = load_suite(config.suite).group_of
+    (out / "summary.md").write_text(summary_markdown(config, records, command, group_of) + "\n")
     scaling_plot(records, config.verifiers[0], out / "scaling.png")
     (out / "report.html").write_text(report_html(out, config, cells, records, command))
 
@@ -146,6 +149,10 @@ def report_html(out: Path, config, cells: list[Cell], records: list[dict], comma
     for v in config.verifiers:
         header, rows = method_table(records, v)
         parts += [f"<h2>Search verifier <code>{html.escape(v)}</code></h2>", html_table(header, rows)]
+        group_of = load_suite(config.suite).group_of
+        if group_of is not None:
+            parts += [f"<h3><code>{html.escape(primary_metric(records))}</code> per category</h3>",
+                      html_table(*group_table(records, v, group_of))]
         ranked = ranking(records, v)
         items = "".join(f"<li>budget {b}: " + html.escape("; ".join(f"{i + 1}. {n} {m:.3f}"
                                                                   for i, (n, _, m, _) in enumerate(rs)))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import unknown
+from ..shapes_data import benchmark_prompts, prompt_category
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,23 @@ class Suite:
     verifier: str  # the default search verifier
     judges: list[str] = field(default_factory=list)  # the default held-out judges
     summary: str = ""
+    group_of: Callable[[Any], str] | None = None  # a condition's category, for per-category tables
+
+
+def shapes_suite(split: str) -> Suite:
+    """The shapes benchmark on one split of its fixed prompts, reported per category."""
+    prompts = benchmark_prompts(split)
+    return Suite(
+        name="shapes" if split == "test" else f"shapes-{split}", model="shapes",
+        process={"steps": 25, "sampler": "sde"},
+        conditions=prompts,
+        verifier="shapes-clip",
+        judges=["shapes-oracle"],
+        summary=f"the {len(prompts)} {split} prompts of shapes, {len(prompts) // 6} per GenEval category "
+                "(single object, two objects, counting, colours, position, colour attribution), "
+                "sde sampler, 25 steps",
+        group_of=prompt_category,
+    )
 
 
 SUITES: dict[str, Suite] = {
@@ -32,6 +51,8 @@ SUITES: dict[str, Suite] = {
         judges=["digits-evaluator", "digits-fd"],
         summary="100 conditions (digits 0-9, ten times each), sde sampler, 25 steps, guidance 0",
     ),
+    "shapes": shapes_suite("test"),
+    "shapes-dev": shapes_suite("dev"),
     "gmm": Suite(
         name="gmm", model="gmm",
         process={"dim": 2, "components": 3, "steps": 25, "sampler": "sde"},

@@ -123,6 +123,31 @@ def ranking(records: list[dict], verifier: str) -> dict[int, list[tuple[str, flo
     return {b: sorted(rows, key=lambda row: -row[2]) for b, rows in sorted(by_budget.items())}
 
 
+def group_table(records: list[dict], verifier: str, group_of) -> tuple[list[str], list[list[str]]]:
+    """The primary metric's mean per category of condition (GenEval's table), for every
+    baseline and cell of ``verifier``, with the overall mean last."""
+    metric = primary_metric(records)
+    groups: list[str] = []
+    for record in records:
+        for row in record.get("rows", []):
+            if (g := group_of(row["condition"])) not in groups:
+                groups.append(g)
+    header = ["method", "budget (generations)", "NFEs", *groups, "overall"]
+    rows = []
+    chosen = [r for r in records if r["status"] == "done" and r["verifier"] in (None, verifier)]
+    for record in sorted(chosen, key=lambda r: (r["budget"], r["verifier"] is not None)):
+        values: dict[str, list[float]] = {g: [] for g in groups}
+        for row in record["rows"]:
+            if metric in row["metrics"]:
+                values[group_of(row["condition"])].append(row["metrics"][metric])
+        means = [sum(v) / len(v) if v else math.nan for v in values.values()]
+        overall = [x for v in values.values() for x in v]
+        rows.append([label(record), str(record["budget"]), f"{cell_stats(record)['nfe'][0]:.0f}",
+                     *("-" if math.isnan(m) else f"{m:.3f}" for m in means),
+                     f"{sum(overall) / len(overall):.3f}" if overall else "-"])
+    return header, rows
+
+
 def hacking_matrix(records: list[dict], method: str) -> tuple[list[str], list[list[str]], int] | None:
     """Rows: search verifiers; columns: every judge metric and verifier score; cells: the change
     from no search (Ma et al. 2025, Table 2), for ``method`` at its largest budget that ran."""
@@ -152,7 +177,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def summary_markdown(config: Any, records: list[dict], command: str) -> str:
+def summary_markdown(config: Any, records: list[dict], command: str, group_of=None) -> str:
     """summary.md: per verifier the table of means with 95% CIs, the ranking at matched NFEs,
     and the verifier-hacking matrices."""
     metric = primary_metric(records)
@@ -165,8 +190,11 @@ def summary_markdown(config: Any, records: list[dict], command: str) -> str:
              "in all.", ""]
     for verifier in config.verifiers:
         header, rows = method_table(records, verifier)
-        parts += [f"## Search verifier `{verifier}`", "", markdown_table(header, rows), "",
-                  f"### Ranking at matched NFEs by `{metric}`", ""]
+        parts += [f"## Search verifier `{verifier}`", "", markdown_table(header, rows), ""]
+        if group_of is not None:
+            table = markdown_table(*group_table(records, verifier, group_of))
+            parts += [f"### `{metric}` per category", "", table, ""]
+        parts += [f"### Ranking at matched NFEs by `{metric}`", ""]
         for budget, ranked in ranking(records, verifier).items():
             listed = "; ".join(f"{i + 1}. {name} {mean:.3f} ({nfe:.0f} NFEs)"
                                for i, (name, nfe, mean, _) in enumerate(ranked))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -10,16 +9,9 @@ import torch
 from ..batching import fixed_shape_map
 from ..digits_nets import load_net
 from ..errors import unknown
+from .base import Judge
 from .frechet import DigitsFrechet, SetJudge
-
-
-class Judge:
-    """``evaluate(images, conditions) -> {metric: Tensor[B]}``; the mean of each is reported."""
-
-    name: str = "judge"
-
-    def evaluate(self, images: torch.Tensor, conditions: Sequence[Any]) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+from .shapes_oracle import ShapesOracle
 
 
 class DigitsEvaluator(Judge):
@@ -46,6 +38,11 @@ JUDGES: dict[str, dict[str, Any]] = {
         "factory": DigitsEvaluator,
         "summary": "held-out digits CNN: target-class probability and accuracy",
     },
+    "shapes-oracle": {
+        "factory": ShapesOracle,
+        "summary": "program that parses a shapes image (palette segmentation, components, shape templates) "
+                   "and checks its prompt, GenEval-style: accuracy per sample",
+    },
     "digits-fd": {
         "factory": DigitsFrechet,
         "summary": "Frechet distance of the set of winners to real digits in the judge CNN's features "
@@ -53,7 +50,7 @@ JUDGES: dict[str, dict[str, Any]] = {
     },
 }
 
-DEFAULT_JUDGES = {"digits": ["digits-evaluator"], "gmm": []}
+DEFAULT_JUDGES = {"digits": ["digits-evaluator"], "gmm": [], "shapes": ["shapes-oracle"]}
 
 
 def load_judge(name: str) -> Judge | SetJudge:
@@ -63,4 +60,5 @@ def load_judge(name: str) -> Judge | SetJudge:
     return JUDGES[name]["factory"]()
 
 
-__all__ = ["Judge", "SetJudge", "DigitsEvaluator", "DigitsFrechet", "JUDGES", "DEFAULT_JUDGES", "load_judge"]
+__all__ = ["Judge", "SetJudge", "DigitsEvaluator", "ShapesOracle", "DigitsFrechet", "JUDGES",
+           "DEFAULT_JUDGES", "load_judge"]

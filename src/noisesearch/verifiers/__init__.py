@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import unknown
+from ..errors import InputError, unknown
 from .base import CallableVerifier, Verifier
+from .clip import SHAPES_CLIP, CLIPScore
 from .digits_classifier import DigitsClassifier
 from .image_stats import Brightness, Compressibility
 
@@ -17,6 +18,16 @@ VERIFIERS: dict[str, dict[str, Any]] = {
                    "'digits-classifier:prob' for the probability",
         "differentiable": True,
     },
+    "clip": {
+        "factory": lambda arg=None: CLIPScore(arg or _missing("clip", "clip:CHECKPOINT (hub id or folder)")),
+        "summary": "CLIPScore 2.5 * max(cos, 0) with any transformers CLIP checkpoint: 'clip:CHECKPOINT'",
+        "differentiable": True,
+    },
+    "shapes-clip": {
+        "factory": lambda arg=None: _named(CLIPScore(SHAPES_CLIP), "shapes-clip"),
+        "summary": "CLIPScore with the embedded small CLIP trained on shapes scenes with hard negatives",
+        "differentiable": True,
+    },
     "brightness": {"factory": lambda arg=None: Brightness(), "summary": "mean pixel value",
                    "differentiable": True},
     "compressibility": {
@@ -25,6 +36,15 @@ VERIFIERS: dict[str, dict[str, Any]] = {
         "differentiable": False,
     },
 }
+
+
+def _missing(name: str, usage: str):
+    raise InputError(f"verifier {name!r} needs an argument: {usage}")
+
+
+def _named(verifier: Verifier, name: str) -> Verifier:
+    verifier.name = name
+    return verifier
 
 
 def load_verifier(spec: str | Callable | Verifier) -> Verifier:

@@ -1,0 +1,52 @@
+"""The embedded shapes model as a process: text-to-image DDIM with classifier-free guidance
+(``guided.py``; the empty prompt is the unconditional branch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ..errors import InputError
+from ..shapes_data import parse_prompt
+from ..shapes_text import check_vocabulary
+from .guided import GuidedProcess
+from .shapes_model import build_scheduler, load_model
+
+DEFAULT_STEPS = 25
+DEFAULT_GUIDANCE = 3.0
+DEFAULT_SAMPLER = "sde"
+
+
+class ShapesProcess(GuidedProcess):
+    """32x32 RGB scenes of coloured shapes from a prompt (see ``shapes_data`` for the templates)."""
+
+    name = "shapes"
+    sample_shape = (3, 32, 32)
+
+    def __init__(self, steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER,
+                 guidance: float = DEFAULT_GUIDANCE, micro_batch: int = 64,
+                 device: str = "cpu", model=None) -> None:
+        super().__init__(build_scheduler().alphas_cumprod, steps, sampler, guidance, micro_batch, device)
+        self.model = (model if model is not None else load_model()).to(self.device)
+        with torch.no_grad():
+            self.empty = self.model.embed([""])  # the unconditional branch's text embedding
+
+    def parse_condition(self, value: Any) -> str:
+        """The prompt in its canonical form; ``InputError`` for unknown words or templates."""
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"shapes condition {value!r} is not a prompt; "
+                             "e.g. 'a red circle above a blue square'")
+        check_vocabulary(value)
+        return parse_prompt(value).text()
+
+    @torch.no_grad()
+    def encode(self, conditions: Sequence[Any]) -> torch.Tensor:
+        return self.model.embed([self.parse_condition(c) for c in conditions])
+
+    def net(self, x, t, cond):
+        return self.model.unet(x, t, cond).sample
+
+    def null(self, cond):
+        return self.empty.expand(len(cond), -1, -1)
