@@ -1,9 +1,10 @@
 """Draw the sample of generated shapes images that is labelled by eye to check the oracle.
 
     python training/shapes_label_sample.py     # tests/data/shapes_labelled/{images.png,labels.json}
+    python training/shapes_label_sample.py --split test --seed 2 --folder tests/data/shapes_labelled_heldout
 
-Eight dev prompts per category, one sample each from the embedded model (its default
-sampler and guidance, no search). ``images.png`` holds the 48 raw 32x32 images in a grid of
+Eight prompts per category of a split, one sample each from the embedded model (its
+default sampler and guidance, no search). ``images.png`` holds the 48 raw 32x32 images in a grid of
 8 columns (row-major, lossless); ``labels.json`` lists their prompts, with ``label`` to be
 filled in by a person looking at each image (true when it satisfies its prompt); an
 enlarged, numbered copy to look at goes to ``--view``. Running it again keeps labels already given.
@@ -26,24 +27,27 @@ from noisesearch.shapes_data import CATEGORIES, benchmark_prompts, prompt_catego
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "tests" / "data" / "shapes_labelled"
 COLUMNS = 8
-SEED = 1
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--view", default="shapes_labelled_view.png", help="where to write the enlarged copy")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--folder", type=Path, default=FOLDER)
     args = parser.parse_args()
+    folder = args.folder
     prompts = []
     for category in CATEGORIES:
-        prompts += [p for p in benchmark_prompts("dev") if prompt_category(p) == category][:COLUMNS]
+        prompts += [p for p in benchmark_prompts(args.split) if prompt_category(p) == category][:COLUMNS]
     process = ns.load_process("shapes")
-    keys = [trajectory_keys(process, SEED, i, 0) for i in range(len(prompts))]
+    keys = [trajectory_keys(process, args.seed, i, 0) for i in range(len(prompts))]
     images = sample(process, draw_noises(process, keys), process.encode(prompts))
     pixels = (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
     rows = [np.concatenate(list(pixels[r:r + COLUMNS]), axis=1) for r in range(0, len(pixels), COLUMNS)]
-    FOLDER.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(rows, axis=0)).save(FOLDER / "images.png")
-    path = FOLDER / "labels.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(folder / "images.png")
+    path = folder / "labels.json"
     old = {e["index"]: e for e in json.loads(path.read_text())} if path.exists() else {}
     entries = [{"index": i, "prompt": p, "label": old.get(i, {}).get("label"),
                 "note": old.get(i, {}).get("note", "")} for i, p in enumerate(prompts)]
@@ -52,7 +56,7 @@ def main() -> None:
             for r in range(len(prompts) // COLUMNS)]
     view = Path(args.view)
     labelled_grid(grid, tile=96).save(view)
-    print(f"wrote {FOLDER}/images.png and labels.json ({len(prompts)} images); enlarged: {view}")
+    print(f"wrote {folder}/images.png and labels.json ({len(prompts)} images); enlarged: {view}")
 
 
 if __name__ == "__main__":

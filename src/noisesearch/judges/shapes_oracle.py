@@ -5,11 +5,13 @@ the objects can be read exactly instead:
 
 1. a pixel whose brightest channel is under ``FOREGROUND`` is background; any other
    takes the palette colour closest in direction (cosine), so darker edges keep their hue;
-2. the pixels of each colour split into 8-connected components; components under
-   ``MIN_AREA`` pixels are noise;
-3. a component's shape is the template (circle, square, upward triangle) fitted to its
-   bounding box that overlaps it best (intersection over union), or a blob when even the
-   best overlaps less than ``MIN_IOU``; its position is its centroid;
+2. the foreground splits into 8-connected components, the objects (drawn objects never
+   touch); components under ``MIN_AREA`` pixels are noise;
+3. an object's colour is the colour of most of its pixels, or mixed when that covers less
+   than ``MIN_COLOR_SHARE`` of it; its shape is the template (circle, square, upward
+   triangle) fitted to its bounding box that overlaps it best (intersection over union),
+   or a blob when even the best overlaps less than ``MIN_IOU`` or the object is larger
+   than ``MAX_AREA``; its position is its centroid;
 4. ``shapes_data.satisfies`` decides the prompt on these objects, by the same rules that
    give a drawn scene's ground truth.
 
@@ -31,6 +33,9 @@ from .base import Judge
 MIN_AREA = 16  # half the smallest object drawn (32 pixels)
 MIN_IOU = 0.7  # a component that fits no template this well is a blob, which no prompt names
 BLOB = "blob"
+MAX_AREA = 256  # a 16x16 box, over twice the largest object drawn: larger components are blobs
+MIN_COLOR_SHARE = 0.75  # below this share of its main colour, an object's colour is mixed
+MIXED = "mixed"  # like a blob, named by no prompt
 FOREGROUND = 0.4  # a pixel whose brightest channel is below this is background
 UNIT_COLORS = np.array(list(COLORS.values()), dtype=np.float32)
 UNIT_COLORS /= np.linalg.norm(UNIT_COLORS, axis=1, keepdims=True)
@@ -65,20 +70,24 @@ def parse_image(image: torch.Tensor | np.ndarray) -> list[SceneObject]:
     """The objects an image shows: colour, shape, centroid and area of each."""
     pixels = to_array(image)
     direction = pixels / np.maximum(np.linalg.norm(pixels, axis=-1, keepdims=True), 1e-6)
-    labels = 1 + (direction @ UNIT_COLORS.T).argmax(-1)
-    labels[pixels.max(-1) < FOREGROUND] = 0
+    colors = (direction @ UNIT_COLORS.T).argmax(-1)
+    foreground = pixels.max(-1) >= FOREGROUND
+    components, count = ndimage.label(foreground, structure=np.ones((3, 3)))
+    names = list(COLORS)
     objects = []
-    for index, color in enumerate(COLORS, start=1):
-        components, count = ndimage.label(labels == index, structure=np.ones((3, 3)))
-        for k in range(1, count + 1):
-            mask = components == k
-            area = int(mask.sum())
-            if area < MIN_AREA:
-                continue
-            shape, iou = classify_shape(mask)
-            ys, xs = np.nonzero(mask)
-            objects.append(SceneObject(shape if iou >= MIN_IOU else BLOB, color, float(xs.mean() + 0.5),
-                                       float(ys.mean() + 0.5), area=area, extra={"iou": iou}))
+    for k in range(1, count + 1):
+        mask = components == k
+        area = int(mask.sum())
+        if area < MIN_AREA:
+            continue
+        shares = np.bincount(colors[mask], minlength=len(names)) / area
+        color = names[int(shares.argmax())] if shares.max() >= MIN_COLOR_SHARE else MIXED
+        shape, iou = classify_shape(mask)
+        ys, xs = np.nonzero(mask)
+        blob = iou < MIN_IOU or area > MAX_AREA
+        objects.append(SceneObject(BLOB if blob else shape, color, float(xs.mean() + 0.5),
+                                   float(ys.mean() + 0.5), area=area,
+                                   extra={"iou": iou, "color_share": float(shares.max())}))
     return objects
 
 
