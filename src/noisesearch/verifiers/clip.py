@@ -37,9 +37,9 @@ def load_clip(checkpoint: str | Path):
 
     ``InputError`` with what to download and where when it is not available offline.
     """
+    quiet()  # before the import, which warns when it falls back to the PIL image processor
     from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel
 
-    quiet()
     try:
         model = CLIPModel.from_pretrained(str(checkpoint), use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
