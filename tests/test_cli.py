@@ -14,6 +14,21 @@ def run(capsys, *argv):
     return code, captured.out, captured.err
 
 
+def search_and_replay(capsys, out, argv, sets):
+    """Run a digits search with ``--set`` options; check that the options reached the config
+    and that replay reproduces every winner; return the records."""
+    code, _, stderr = run(capsys, *DIGITS, *argv, *sets, "--out", str(out))
+    assert code == 0, stderr
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    config = json.loads((out / "config.json").read_text())
+    for pair in sets[1::2]:
+        key, value = pair.split("=")
+        assert str(config["options"][key]).lower() == value
+    code, stdout, _ = run(capsys, "replay", str(out))
+    assert code == 0 and f"all {len(records)} winners reproduced exactly" in stdout
+    return records
+
+
 @pytest.mark.parametrize("argv, names", [
     (["search", "--model", "nope", "-c", "3"], ["model 'nope'", "digits", "gmm"]),
     ([*D, "-c", "3", "--verifier", "nope"], ["verifier 'nope'", "digits-classifier"]),
@@ -112,21 +127,13 @@ def test_list_names_everything(capsys):
 ])
 def test_initial_noise_algorithms_run_from_the_cli_and_replay(capsys, tmp_path, algorithm, sets):
     out = tmp_path / algorithm
-    code, stdout, stderr = run(capsys, *DIGITS, "--sampler", "ode", "-c", "4,9", "--algorithm", algorithm,
-                               *sets, "--out", str(out))
-    assert code == 0, stderr
-    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    records = search_and_replay(capsys, out, ["--sampler", "ode", "-c", "4,9", "--algorithm", algorithm],
+                                sets)
     assert [r["condition"] for r in records] == [4, 9]
     for r in records:
         bests = [b for _, b in r["anytime"]]
         assert bests == sorted(bests) and bests[-1] == max(s for _, s in r["history"])
     assert (out / "scaling.png").stat().st_size > 0
-    config = json.loads((out / "config.json").read_text())
-    for pair in sets[1::2]:
-        key, value = pair.split("=")
-        assert str(config["options"][key]) == value
-    code, stdout, _ = run(capsys, "replay", str(out))
-    assert code == 0 and "all 2 winners reproduced exactly" in stdout
 
 
 def test_list_shows_every_algorithm_with_its_options_and_defaults(capsys):
@@ -148,15 +155,9 @@ def test_list_shows_every_algorithm_with_its_options_and_defaults(capsys):
 ])
 def test_trajectory_algorithms_run_from_the_cli_and_replay(capsys, tmp_path, algorithm, sets):
     out = tmp_path / algorithm
-    code, stdout, stderr = run(capsys, *DIGITS, "--sampler", "sde", "-c", "2,6", "--algorithm", algorithm,
-                               *sets, "--out", str(out))
-    assert code == 0, stderr
-    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    records = search_and_replay(capsys, out, ["--sampler", "sde", "-c", "2,6", "--algorithm", algorithm],
+                                sets)
     assert [r["condition"] for r in records] == [2, 6]
-    config = json.loads((out / "config.json").read_text())
-    for pair in sets[1::2]:
-        key, value = pair.split("=")
-        assert str(config["options"][key]).lower() == value
     for r in records:
         assert r["best_score"] == max(s for _, s in r["history"]) and r["nfe"] > 0
     if algorithm == "smc":  # the whole final particle set is kept beside the winner's noises
@@ -164,8 +165,6 @@ def test_trajectory_algorithms_run_from_the_cli_and_replay(capsys, tmp_path, alg
 
         particles = load_file(str(out / records[0]["extra"]))
         assert particles["particles"].shape == (3, 1, 16, 16) and particles["log_weights"].shape == (3,)
-    code, stdout, _ = run(capsys, "replay", str(out))
-    assert code == 0 and "all 2 winners reproduced exactly" in stdout
 
 
 @pytest.mark.parametrize("argv, names", [

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from common import Progress, resume, save_checkpoint, step_generator, train_step
 
-from noisesearch.processes.shapes_model import TEXT_CONFIG, WEIGHTS_DIR
+from noisesearch.processes.shapes_model import CLIP_DIR, TEXT_CONFIG
 from noisesearch.shapes_data import draw, hard_negatives, rng_for, satisfies
 from noisesearch.shapes_text import MAX_LENGTH, build_tokenizer
 from noisesearch.verifiers.clip import features
@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: the default)")
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints" / "shapes_clip")
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / "shapes_clip")
+    parser.add_argument("--out", type=Path, default=CLIP_DIR)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args()

@@ -35,7 +35,7 @@ def write_outputs(out: Path, config, cells: list[Cell], records: list[dict]) -> 
     group_of = load_suite(config.suite).group_of
     (out / "summary.md").write_text(summary_markdown(config, records, command, group_of) + "\n")
     scaling_plot(records, config.verifiers[0], out / "scaling.png")
-    (out / "report.html").write_text(report_html(out, config, cells, records, command))
+    (out / "report.html").write_text(report_html(out, config, cells, records, command, group_of))
 
 
 def scaling_plot(records: list[dict], verifier: str, path: Path) -> None:
@@ -137,8 +137,10 @@ table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px soli
 th{background:#f3f3f3}.gallery td{text-align:center}img{image-rendering:pixelated}"""
 
 
-def report_html(out: Path, config, cells: list[Cell], records: list[dict], command: str) -> str:
-    """One file with everything inline (opens from disk): plot, tables, matrices, gallery."""
+def report_html(out: Path, config, cells: list[Cell], records: list[dict], command: str,
+                group_of=None) -> str:
+    """One file with everything inline (opens from disk): plot, tables (per category of
+    condition too, given ``group_of``), matrices, gallery."""
     verifier = config.verifiers[0]
     parts = [f"<h1>noisesearch bench: suite {html.escape(config.suite)}</h1>",
              f"<p><code>{html.escape(command)}</code></p>",
@@ -149,7 +151,6 @@ def report_html(out: Path, config, cells: list[Cell], records: list[dict], comma
     for v in config.verifiers:
         header, rows = method_table(records, v)
         parts += [f"<h2>Search verifier <code>{html.escape(v)}</code></h2>", html_table(header, rows)]
-        group_of = load_suite(config.suite).group_of
         if group_of is not None:
             parts += [f"<h3><code>{html.escape(primary_metric(records))}</code> per category</h3>",
                       html_table(*group_table(records, v, group_of))]

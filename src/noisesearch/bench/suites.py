@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import unknown
-from ..shapes_data import benchmark_prompts, prompt_category
+from ..shapes_data import CATEGORIES, benchmark_prompts, prompt_category
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,9 @@ def shapes_suite(split: str) -> Suite:
         conditions=prompts,
         verifier="shapes-clip",
         judges=["shapes-oracle"],
-        summary=f"the {len(prompts)} {split} prompts of shapes, {len(prompts) // 6} per GenEval category "
-                "(single object, two objects, counting, colours, position, colour attribution), "
-                "sde sampler, 25 steps",
+        summary=f"the {len(prompts)} {split} prompts of shapes, {len(prompts) // len(CATEGORIES)} per "
+                "GenEval category (single object, two objects, counting, colours, position, "
+                "colour attribution), sde sampler, 25 steps",
         group_of=prompt_category,
     )
 

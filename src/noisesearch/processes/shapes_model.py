@@ -17,6 +17,7 @@ from ..shapes_text import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, vocabulary
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MODEL_DIR = WEIGHTS_DIR / "shapes"
+CLIP_DIR = WEIGHTS_DIR / "shapes_clip"  # the shapes-clip verifier, a CLIPModel folder
 
 UNET_CONFIG = dict(
     sample_size=32,

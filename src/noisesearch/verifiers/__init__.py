@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InputError, unknown
+from ..processes.shapes_model import CLIP_DIR
 from .base import CallableVerifier, Verifier
-from .clip import SHAPES_CLIP, CLIPScore
+from .clip import CLIPScore
 from .digits_classifier import DigitsClassifier
 from .image_stats import Brightness, Compressibility
 
@@ -24,7 +25,7 @@ VERIFIERS: dict[str, dict[str, Any]] = {
         "differentiable": True,
     },
     "shapes-clip": {
-        "factory": lambda arg=None: _named(CLIPScore(SHAPES_CLIP), "shapes-clip"),
+        "factory": lambda arg=None: CLIPScore(CLIP_DIR, name="shapes-clip"),
         "summary": "CLIPScore with the embedded small CLIP trained on shapes scenes with hard negatives",
         "differentiable": True,
     },
@@ -40,11 +41,6 @@ VERIFIERS: dict[str, dict[str, Any]] = {
 
 def _missing(name: str, usage: str):
     raise InputError(f"verifier {name!r} needs an argument: {usage}")
-
-
-def _named(verifier: Verifier, name: str) -> Verifier:
-    verifier.name = name
-    return verifier
 
 
 def load_verifier(spec: str | Callable | Verifier) -> Verifier:

@@ -4,9 +4,9 @@
 
 The checkpoint is a hub id or a local folder holding a ``CLIPModel`` (safetensors weights
 only), its tokenizer and its image processor's config; ``shapes-clip`` is this verifier on
-the embedded folder ``weights/shapes_clip``. Images are resized (shortest edge, bicubic),
-centre-cropped and normalised as the processor's config says, in torch, so the score is
-differentiable in the image.
+the embedded folder ``weights/shapes_clip`` (``shapes_model.CLIP_DIR``). Images are
+resized (shortest edge, bicubic), centre-cropped and normalised as the processor's config
+says, in torch, so the score is differentiable in the image.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from ..errors import InputError
 from ..hf import quiet
 from .base import Verifier
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-SHAPES_CLIP = WEIGHTS_DIR / "shapes_clip"
 CLIPSCORE_W = 2.5
 
 
@@ -62,8 +60,8 @@ class CLIPScore(Verifier):
     differentiable = True
 
     def __init__(self, checkpoint: str | Path, w: float = CLIPSCORE_W, micro_batch: int = 64,
-                 device: str = "cpu") -> None:
-        self.checkpoint = str(checkpoint)
+                 device: str = "cpu", name: str = "clip") -> None:
+        self.name = name
         self.model, self.tokenizer, processor = load_clip(checkpoint)
         self.device = torch.device(device)
         self.model.to(self.device)
