@@ -217,3 +217,30 @@ def test_shapes_prompt_runs_with_the_default_model_verifier_and_judge_and_replay
     assert (out / "best.png").exists()
     code, stdout, _ = run(capsys, "replay", str(out))
     assert code == 0 and "reproduced exactly" in stdout
+
+
+def test_conditions_file_adds_one_condition_a_line(capsys, tmp_path):
+    listed = tmp_path / "conditions.txt"
+    listed.write_text("3\n# a comment\n\n  7  \n")
+    out = tmp_path / "run"
+    code, _, stderr = run(capsys, *DIGITS, "-c", "1", "--conditions-file", str(listed), "--set", "n=2",
+                          "--out", str(out))
+    assert code == 0, stderr
+    assert json.loads((out / "config.json").read_text())["conditions"] == [1, 3, 7]
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(r["problem"], r["condition"], r["status"]) for r in records] == [(0, 1, "done"), (1, 3, "done"),
+                                                                               (2, 7, "done")]
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["--conditions-file", "/nonexistent/list.txt"], ["cannot read --conditions-file", "list.txt"]),
+    (["--executor", "spark"], ["'spark' is not one of", "local", "ray"]),
+    (["--resume"], ["--resume needs --out"]),
+    (["--workers", "0"], ["--workers must be >= 1"]),
+])
+def test_executor_and_resume_bad_input_exits_2(capsys, tmp_path, argv, names):
+    code, _, stderr = run(capsys, *DIGITS, "-c", "3", *argv)
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1, stderr
+    for name in names:
+        assert name in lines[0], lines[0]

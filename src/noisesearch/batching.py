@@ -36,3 +36,11 @@ def fixed_shape_map(
             batch = [torch.cat([t, t.new_zeros((size - rows, *t.shape[1:]))]) for t in batch]
         outputs.append(fn(*batch)[:rows])
     return torch.cat(outputs) if outputs else fn(*tensors)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocator's out-of-memory error (CUDA, MPS or CPU)."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)

@@ -6,7 +6,7 @@ failure while computing exits with code 1 after the results already computed are
 
 from __future__ import annotations
 
-import json
+import logging
 import sys
 from pathlib import Path
 
@@ -15,11 +15,10 @@ import click
 from .algorithms import ALGORITHMS, load_algorithm, parse_options
 from .algorithms.base import option_fields
 from .errors import InputError, RunError, unknown
+from .executors import EXECUTORS
 from .judges import DEFAULT_JUDGES, JUDGES, SetJudge, load_judge
 from .processes import PROCESSES, load_process
-from .runs import prepare_folder, write_config, write_overview, write_problems
-from .search import judge_set
-from .search import search as run_search
+from .search_run import SearchWorker, judge_stored_set, search_to_folder
 from .verifiers import VERIFIERS, load_verifier
 
 DEFAULT_GENERATIONS = 16  # budget when neither --budget nor n is given
@@ -46,11 +45,38 @@ def default_out(model: str, algorithm: str, seed: int) -> Path:
     return out
 
 
+def read_conditions_file(path: Path) -> list[str]:
+    """One condition a line; blank lines and lines starting with '#' are skipped."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise InputError(f"cannot read --conditions-file {path}: {exc.strerror or exc}") from None
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def executor_options(f):
+    """--executor, --workers, --ray-address and --device, shared by search and bench."""
+    f = click.option("--device", default="cpu", show_default=True,
+                     help="where the model and CLIP verifiers run: cpu, cuda, cuda:N (on Ray: each "
+                          "worker's own GPU)")(f)
+    f = click.option("--ray-address", default=None,
+                     help="Ray cluster to join, e.g. 'auto' (the one 'ray start' started here) or "
+                          "HOST:PORT [default: $RAY_ADDRESS, else a cluster started here, else a new local "
+                          "Ray]")(f)
+    f = click.option("--workers", type=int, default=None,
+                     help="Ray workers [default: one per GPU, else one per CPU]")(f)
+    f = click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+                     help="local: this process; ray: Ray actors, each loading the models once")(f)
+    return f
+
+
 @cli.command()
 @click.argument("prompt", required=False)
 @click.option("--model", default="shapes", show_default=True, help="process name (see 'list')")
 @click.option("--condition", "-c", multiple=True,
               help="condition(s): a class, a prompt; repeat or comma-separate")
+@click.option("--conditions-file", type=click.Path(path_type=Path), default=None,
+              help="more conditions, one a line (a class or a prompt)")
 @click.option("--verifier", default=None, help="verifier name[:argument] [default: the model's]")
 @click.option("--algorithm", default="random", show_default=True, help="search algorithm")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="algorithm option, repeatable")
@@ -61,12 +87,16 @@ def default_out(model: str, algorithm: str, seed: int) -> Path:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--judge", "judges", multiple=True, help="held-out judge(s) [default: the model's]")
 @click.option("--max-batch", type=int, default=None, help="rows per model call (memory only)")
-@click.option("--block", type=int, default=64, show_default=True,
-              help="conditions searched together; results are written after each block")
+@click.option("--block", type=int, default=None,
+              help="conditions per shard, searched together by one worker [default: 64 locally, about "
+                   "4 shards per Ray worker]")
+@executor_options
+@click.option("--resume", is_flag=True, help="continue the run in --out, computing only what it lacks")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="run folder [default: runs/...]")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, sampler, guidance,
-           seed, judges, max_batch, block, out, progress) -> None:
+def search(prompt, model, condition, conditions_file, verifier, algorithm, sets, budget, steps, sampler,
+           guidance, seed, judges, max_batch, block, executor, workers, ray_address, device, resume, out,
+           progress) -> None:
     """Search for the noise that the verifier scores highest, per condition."""
     # everything is validated before anything is written
     if model not in PROCESSES:
@@ -74,17 +104,19 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
     if algorithm not in ALGORITHMS:
         raise unknown("algorithm", algorithm, ALGORITHMS)
     verifier = verifier or PROCESSES[model]["verifier"]
-    verifier_obj = load_verifier(verifier)
+    verifier_obj = load_verifier(verifier, device=device)
     options = parse_options(ALGORITHMS[algorithm], sets)
     if max_batch is not None:
         options["max_batch"] = max_batch
     algo = load_algorithm(algorithm, **options)
     process_options = {"steps": steps, "sampler": sampler, "guidance": guidance}
-    process = load_process(model, **process_options)
+    process = load_process(model, device=device, **process_options)
     values = split_conditions(prompt, condition)
+    if conditions_file is not None:
+        values += read_conditions_file(conditions_file)
     if not values:
-        raise InputError(f"no condition given; pass PROMPT or --condition (model {model!r}: "
-                         f"{PROCESSES[model]['summary']})")
+        raise InputError(f"no condition given; pass PROMPT, --condition or --conditions-file (model "
+                         f"{model!r}: {PROCESSES[model]['summary']})")
     conditions = [process.parse_condition(v) for v in values]
     if budget is None and algo.needs_budget():
         budget = DEFAULT_GENERATIONS * process.generation_nfe
@@ -93,38 +125,36 @@ def search(prompt, model, condition, verifier, algorithm, sets, budget, steps, s
     judge_objs = [load_judge(j) for j in judge_names]
     sample_judges = [j for j in judge_objs if not isinstance(j, SetJudge)]
     set_judges = [j for j in judge_objs if isinstance(j, SetJudge)]  # judged once, on all winners
-    if block < 1:
+    if block is not None and block < 1:
         raise InputError(f"--block must be >= 1, got {block}")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    if resume and out is None:
+        raise InputError("--resume needs --out, the folder of the run to continue")
     out = out if out is not None else default_out(model, algorithm, seed)
-    prepare_folder(out)
 
-    write_config(out, {
-        "command": "search", "model": model, "process": process.options(), "verifier": verifier,
-        "algorithm": algorithm, "options": algo.options(), "budget": budget, "seed": seed,
-        "conditions": conditions, "judges": judge_names, "block": block,
-    })
-    finished = []
-    for start in range(0, len(conditions), block):
-        part = conditions[start:start + block]
-        result = run_search(process, verifier_obj, part, algorithm=algo, budget=budget, seed=seed,
-                            judges=sample_judges, problem_ids=range(start, start + len(part)),
-                            progress=progress)
-        write_problems(out, result.problems)
-        finished += result.problems
-    write_overview(out, finished, title=f"{model}, {algorithm}, verifier {verifier}")
-    metrics = judge_set(finished, set_judges)
-    if metrics:
-        (out / "set_judges.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        for name, values in metrics.items():
-            click.echo(f"{name} on all {len(finished)} winners: "
-                       + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
-    for p in finished[:10]:
+    config = {"command": "search", "model": model, "process": process.options(), "verifier": verifier,
+              "algorithm": algorithm, "options": algo.options(), "budget": budget, "seed": seed,
+              "conditions": conditions, "judges": judge_names, "device": device}
+    local = SearchWorker(config, process, verifier_obj, algo, sample_judges, progress=progress)
+    records = search_to_folder(out, config, executor=executor, workers=workers, address=ray_address,
+                               block=block, resume=resume, progress=progress,
+                               local_worker=local if executor == "local" else None)
+    done = sorted((r for r in records if r["status"] == "done"), key=lambda r: r["problem"])
+    failed = sorted((r for r in records if r["status"] != "done"), key=lambda r: r["problem"])
+    for name, values in judge_stored_set(out, records, set_judges).items():
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
+        click.echo(f"{name} on all {len(done)} winners: {shown}")
+    for r in done[:10]:
         judged = "  ".join(f"{j}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items())
-                           for j, m in p.judges.items())
-        click.echo(f"condition {p.condition}: best {p.best_score:.4f}  nfe {p.nfe}  {judged}")
-    if len(finished) > 10:
-        click.echo(f"... {len(finished) - 10} more in results.jsonl")
+                           for j, m in r["judges"].items())
+        click.echo(f"condition {r['condition']}: best {r['best_score']:.4f}  nfe {r['nfe']}  {judged}")
+    if len(done) > 10:
+        click.echo(f"... {len(done) - 10} more in results.jsonl")
     click.echo(f"wrote {out}")
+    if failed:
+        raise RunError(f"{len(failed)} of {len(records)} conditions failed (recorded in results.jsonl); "
+                       f"condition {failed[0]['condition']}: {failed[0]['error']}")
 
 
 def split_list(value: str | None) -> list[str] | None:
@@ -158,11 +188,12 @@ def parse_budgets(value: str) -> list[int]:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-batch", type=int, default=512, show_default=True,
               help="rows per model call (memory only)")
+@executor_options
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="bench folder; rerunning with the same arguments resumes it")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, guidance, seed, max_batch,
-          out, progress) -> None:
+          executor, workers, ray_address, device, out, progress) -> None:
     """Sweep algorithms x budgets x verifiers over a suite; judge, tabulate, plot and report."""
     from .bench import resolve, run_bench
 
@@ -171,10 +202,17 @@ def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, 
                      {"steps": steps, "sampler": sampler, "guidance": guidance})
     if max_batch < 1:
         raise InputError(f"--max-batch must be >= 1, got {max_batch}")
-    records = run_bench(config, out, max_batch=max_batch, progress=progress)
-    skipped = [r for r in records if r["status"] != "done"]
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    records = run_bench(config, out, max_batch=max_batch, progress=progress, executor=executor,
+                        workers=workers, address=ray_address, device=device)
+    skipped = [r for r in records if r["status"] == "skipped"]
+    failed = [r for r in records if r["status"] == "failed"]
     click.echo(f"{len(records)} cells ({len(skipped)} did not fit their budget); wrote {out}/summary.md, "
                f"results.csv, scaling.png, report.html")
+    if failed:
+        raise RunError(f"{len(failed)} of {len(records)} cells failed (recorded in cells/); "
+                       f"{failed[0]['cell']}: {failed[0]['reason']}")
 
 
 @cli.command()
@@ -220,6 +258,7 @@ def list_() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, 1 for a failed computation)."""
+    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
     try:
         cli.main(args=argv, prog_name="noisesearch", standalone_mode=False)
     except getattr(click.exceptions, "NoArgsIsHelpError", ()) as exc:

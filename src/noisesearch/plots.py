@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .algorithms import ProblemResult
 
-
-def anytime_plot(problems: Sequence[ProblemResult], path: Path, title: str = "",
+def anytime_plot(curves: Sequence[Sequence[tuple[int, float]]], path: Path, title: str = "",
                  max_lines: int = 20) -> None:
-    """``scaling.png``: each condition's best verifier score so far against NFEs (log x), and their mean."""
+    """``scaling.png``: each condition's best verifier score so far against NFEs (log x), and their mean.
+
+    ``curves``: per condition, (NFEs spent, best score so far) after each candidate."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    curves = [p.best_so_far() for p in problems if p.history]
+    curves = [c for c in curves if c]
     if not curves:
         return
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)

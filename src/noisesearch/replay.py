@@ -42,6 +42,8 @@ def replay(out: Path | str) -> list[Replayed]:
     verifier = load_verifier(config["verifier"])
     replayed = []
     for rec in read_results(out):
+        if rec.get("status", "done") != "done":  # a failed condition has no winner
+            continue
         noises = load_file(str(out / rec["noises"]))
         cond = process.encode([rec["condition"]])
         images = replay_noises(process, cond, noises, rec["recipe"].get("path"))

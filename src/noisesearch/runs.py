@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import platform
+import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from safetensors.torch import save_file
+from PIL import Image
+from safetensors.torch import load_file, save_file
 
 from .algorithms import ProblemResult
 from .errors import InputError
@@ -22,8 +29,8 @@ def prepare_folder(out: Path) -> None:
     """Refuse a folder that already holds anything, so no run is ever overwritten."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a run" if (out / "config.json").exists() else "other files"
-        raise InputError(f"output folder {out} already holds {what}; "
-                         "choose a new --out or remove it")
+        resume = "; pass --resume to continue it" if what == "a run" else ""
+        raise InputError(f"output folder {out} already holds {what}; choose a new --out or remove it{resume}")
 
 
 def versions() -> dict[str, str]:
@@ -39,71 +46,131 @@ def versions() -> dict[str, str]:
 def write_config(out: Path, config: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     full = {**config, "versions": versions(), "created": datetime.now(UTC).isoformat()}
-    (out / "config.json").write_text(json.dumps(full, indent=2) + "\n")
+    with replaced(out / "config.json") as tmp:
+        tmp.write_text(json.dumps(full, indent=2) + "\n")
 
 
 def record(problem: ProblemResult, has_images: bool) -> dict[str, Any]:
-    """The results.jsonl line of one condition."""
+    """The results.jsonl line of one finished condition."""
     return {
         "problem": problem.problem,
         "condition": problem.condition,
+        "status": "done",
         "best_score": problem.best_score,
         "nfe": problem.nfe,
         "verifier_calls": problem.verifier_calls,
+        "failed_candidates": problem.failed,
         "judges": problem.judges,
         "wall_s": round(problem.wall_s, 4),
         "recipe": problem.recipe,
         "noises": f"noises/{problem.problem}.safetensors",
         "image": f"images/{problem.problem}-best.png" if has_images else None,
+        "image_shape": list(problem.best_image.shape),
         "extra": f"noises/{problem.problem}-extra.safetensors" if problem.extra else None,
-        "top_scores": [s for s, _ in problem.top],
-        "history": [[nfe, score] for nfe, score in problem.history],
+        "top_scores": [finite_or_none(s) for s, _ in problem.top],
+        "history": [[nfe, finite_or_none(score)] for nfe, score in problem.history],
         "anytime": [[nfe, best] for nfe, best in problem.best_so_far()],
     }
 
 
-def write_problems(out: Path, problems: list[ProblemResult]) -> None:
-    """Append finished conditions: noises, images, then their results.jsonl lines."""
+def finite_or_none(score: float) -> float | None:
+    """A score for JSON: a failed candidate's -inf is written as null."""
+    return score if math.isfinite(score) else None
+
+
+@contextmanager
+def replaced(path: Path) -> Iterator[Path]:
+    """A temporary path to write; renamed onto ``path`` once written, so ``path`` is whole or absent."""
+    tmp = path.with_name(path.name + ".tmp")
+    yield tmp
+    os.replace(tmp, path)
+
+
+def append_record(out: Path, line: dict[str, Any]) -> None:
+    """Append one line to results.jsonl in one write, flushed to disk."""
+    with open(out / "results.jsonl", "a") as f:
+        f.write(json.dumps(line) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_problem(out: Path, problem: ProblemResult) -> dict[str, Any]:
+    """One finished condition: its noises and images (each written whole, then renamed), then its
+    results.jsonl line. A condition is finished exactly when its line is there."""
     (out / "noises").mkdir(exist_ok=True)
     (out / "images").mkdir(exist_ok=True)
-    lines = []
-    for problem in problems:
-        save_file({k: v.contiguous().cpu() for k, v in problem.noises.items()},
-                  str(out / "noises" / f"{problem.problem}.safetensors"))
-        if problem.extra:  # what an algorithm keeps beyond the winner (smc: the final particles)
-            save_file({k: torch.as_tensor(v).contiguous().cpu() for k, v in problem.extra.items()},
-                      str(out / "noises" / f"{problem.problem}-extra.safetensors"))
-        has_images = is_image_batch(problem.best_image[None])
-        if has_images:
-            save_png(problem.best_image, out / "images" / f"{problem.problem}-best.png")
-            top_row = [(f"{s:.3f}", img) for s, img in problem.top]
-            labelled_grid([top_row]).save(out / "images" / f"{problem.problem}-top.png")
-        else:
-            save_file({"sample": problem.best_image.contiguous()},
-                      str(out / "images" / f"{problem.problem}-best.safetensors"))
-        lines.append(json.dumps(record(problem, has_images)))
-    with open(out / "results.jsonl", "a") as f:
-        f.write("".join(line + "\n" for line in lines))
-        f.flush()
-
-
-def write_overview(out: Path, problems: list[ProblemResult], max_rows: int = 16, title: str = "") -> None:
-    """scaling.png (the anytime curves), best.png (the winner, or a grid of winners) and
-    top.png (top candidates, a row per condition)."""
-    anytime_plot(problems, out / "scaling.png", title)
-    if not problems or not is_image_batch(problems[0].best_image[None]):
-        return
-    if len(problems) == 1:
-        save_png(problems[0].best_image, out / "best.png")
+    with replaced(out / "noises" / f"{problem.problem}.safetensors") as tmp:
+        save_file({k: v.contiguous().cpu() for k, v in problem.noises.items()}, str(tmp))
+    if problem.extra:  # what an algorithm keeps beyond the winner (smc: the final particles)
+        with replaced(out / "noises" / f"{problem.problem}-extra.safetensors") as tmp:
+            save_file({k: torch.as_tensor(v).contiguous().cpu() for k, v in problem.extra.items()}, str(tmp))
+    has_images = is_image_batch(problem.best_image[None])
+    if has_images:
+        with replaced(out / "images" / f"{problem.problem}-best.png") as tmp:
+            save_png(problem.best_image, tmp)
+        top_row = [(f"{s:.3f}", img) for s, img in problem.top]
+        with replaced(out / "images" / f"{problem.problem}-top.png") as tmp:
+            labelled_grid([top_row]).save(tmp, format="PNG")
     else:
-        winners = [(f"{p.condition}: {p.best_score:.3f}", p.best_image) for p in problems]
+        with replaced(out / "images" / f"{problem.problem}-best.safetensors") as tmp:
+            save_file({"sample": problem.best_image.contiguous()}, str(tmp))
+    line = record(problem, has_images)
+    append_record(out, line)
+    return line
+
+
+def write_failure(out: Path, problem: int, condition: Any, error: str) -> dict[str, Any]:
+    """The results.jsonl line of a condition that failed every attempt."""
+    line = {"problem": problem, "condition": condition, "status": "failed", "error": error}
+    append_record(out, line)
+    return line
+
+
+def load_winner(out: Path, rec: dict[str, Any]) -> torch.Tensor:
+    """A finished condition's winner as stored: the PNG at the sample's own size (8-bit levels),
+    or the saved sample of a process without images."""
+    if rec.get("image") is None:
+        return load_file(str(out / "images" / f"{rec['problem']}-best.safetensors"))["sample"]
+    channels, height, width = rec["image_shape"]
+    array = np.asarray(Image.open(out / rec["image"]).convert("RGB"))
+    scale = array.shape[0] // height
+    pixels = torch.from_numpy(array[::scale, ::scale].copy()).permute(2, 0, 1).float() / 255
+    return pixels[:channels]
+
+
+def write_overview(out: Path, records: list[dict[str, Any]], max_rows: int = 16, title: str = "") -> None:
+    """scaling.png (the anytime curves), best.png (the winner, or a grid of winners) and
+    top.png (top candidates, a row per condition), from the finished conditions on disk."""
+    done = sorted((r for r in records if r.get("status", "done") == "done"), key=lambda r: r["problem"])
+    anytime_plot([[tuple(point) for point in r["anytime"]] for r in done], out / "scaling.png", title)
+    if not done or done[0].get("image") is None:
+        return
+    if len(done) == 1:
+        shutil.copyfile(out / done[0]["image"], out / "best.png")
+    else:
+        winners = [(f"{r['condition']}: {r['best_score']:.3f}", load_winner(out, r)) for r in done]
         labelled_grid([winners[i:i + 10] for i in range(0, len(winners), 10)]).save(out / "best.png")
-    rows = [[(f"{s:.3f}", img) for s, img in p.top] for p in problems[:max_rows]]
-    labelled_grid(rows).save(out / "top.png")
+    rows = [Image.open(out / "images" / f"{r['problem']}-top.png").convert("RGB") for r in done[:max_rows]]
+    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows)), "white")
+    for k, row in enumerate(rows):
+        sheet.paste(row, (0, sum(r.height for r in rows[:k])))
+    sheet.save(out / "top.png")
 
 
 def read_results(out: Path) -> list[dict[str, Any]]:
+    """Every complete line of results.jsonl (a last line cut short by a kill is not one)."""
     path = out / "results.jsonl"
     if not path.exists():
         raise InputError(f"{out} holds no results.jsonl; valid: a folder written by 'noisesearch search'")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
+
+
+def drop_partial_line(out: Path) -> None:
+    """Cut results.jsonl after its last complete line, so that appending goes on cleanly."""
+    path = out / "results.jsonl"
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with open(path, "r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)

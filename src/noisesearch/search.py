@@ -54,6 +54,10 @@ def judge_set(problems: Sequence[ProblemResult], judges: Sequence[SetJudge]) -> 
     """Each set judge's metrics on the winners of ``problems`` together."""
     if not judges or not problems:
         return {}
-    images = torch.stack([p.best_image for p in problems])
-    conditions = [p.condition for p in problems]
+    return set_metrics(torch.stack([p.best_image for p in problems]), [p.condition for p in problems], judges)
+
+
+def set_metrics(images: torch.Tensor, conditions: Sequence[Any],
+                judges: Sequence[SetJudge]) -> dict[str, dict[str, float]]:
+    """Each set judge's metrics on a set of winners."""
     return {judge.name: judge.evaluate_set(images, conditions) for judge in judges}

@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from ..batching import chunks
 from ..errors import InputError
 from ..ledger import Ledger
 from ..processes.base import DenoisingProcess
@@ -65,7 +64,7 @@ class InitialNoiseSearch(Algorithm):
                 conditions: list, ids: list[int], seed: int, keeper: BestKeeper,
                 ledger: Ledger) -> SearchResult:
         """The SearchResult; winners found with cheap steps are first regenerated at full steps."""
-        winners = [keeper.best[p] for p in range(len(conditions))]
+        winners = [keeper.winner(p, c) for p, c in enumerate(conditions)]
         final_images = [w["image"] for w in winners]
         final_scores = list(keeper.best_score)
         if searched is not process:
@@ -83,7 +82,7 @@ class InitialNoiseSearch(Algorithm):
                 best_image=final_images[p], noises=best["noises"], recipe=recipe,
                 history=keeper.history[p], top=[(s, img) for s, _, img in keeper.top[p]],
                 nfe=int(ledger.nfe[p]), verifier_calls=int(ledger.verifier_calls[p]),
-                wall_s=float(ledger.wall_s[p]),
+                wall_s=float(ledger.wall_s[p]), failed=int(ledger.failed[p]),
             ))
         return SearchResult(problems, self.name, self.options(), ledger.totals())
 
@@ -111,7 +110,8 @@ class InitialNoiseSearch(Algorithm):
         scores = [0.0] * len(winners)
         for path in {tuple(q) for q in paths}:
             members = [p for p, q in enumerate(paths) if tuple(q) == path]
-            for part in chunks(len(members), self.max_batch):
+
+            def regenerate(part: slice, members: list[int] = members, path: tuple = path) -> None:
                 rows = torch.tensor(members[part])
                 noises = concat_noises([winners[p]["noises"] for p in members[part]])
                 part_conditions = [conditions[p] for p in members[part]]
@@ -120,6 +120,8 @@ class InitialNoiseSearch(Algorithm):
                     batch_scores = score(verifier, batch, part_conditions, rows, ledger)
                 for j, p in enumerate(members[part]):
                     images[p], scores[p] = batch[j].detach().cpu(), float(batch_scores[j])
+
+            ledger.map_chunks(regenerate, len(members), self.max_batch)
         return images, scores
 
 

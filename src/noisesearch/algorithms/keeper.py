@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from ..errors import RunError
+
 
 class BestKeeper:
     """Tracks, for P problems, every scored candidate and the best one.
@@ -42,6 +44,13 @@ class BestKeeper:
                 top.sort(key=lambda item: (-item[0], item[1]))
                 del top[self.top_k:]
         return new_best
+
+    def winner(self, problem: int, condition: Any) -> dict[str, Any]:
+        """The best candidate of ``problem``; ``RunError`` when every candidate failed."""
+        if self.best[problem] is None:
+            raise RunError(f"every candidate for condition {condition!r} failed "
+                           "(NaN or Inf from the model or the verifier)")
+        return self.best[problem]
 
     def attach(self, problem: int, payload: dict[str, Any]) -> None:
         """Store how the current best of ``problem`` is regenerated (its noises, recipe, path)."""

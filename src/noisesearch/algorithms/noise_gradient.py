@@ -30,7 +30,6 @@ from typing import Any
 
 import torch
 
-from ..batching import chunks
 from ..errors import InputError
 from ..ledger import Ledger
 from ..processes.base import DenoisingProcess
@@ -38,7 +37,7 @@ from ..verifiers.base import Verifier
 from .initial_noise import InitialNoiseSearch, draw_trajectories, winner_payload
 from .keeper import BestKeeper
 from .result import SearchResult
-from .trajectory import follow_path, straight_path
+from .trajectory import cat_pairs, follow_path, score, straight_path
 
 BACKWARD_NFE = 2  # a backward pass through one step, in forward NFEs
 DEFAULT_ITERATIONS = 50  # ReNO's
@@ -130,6 +129,9 @@ class NoiseGradient(InitialNoiseSearch):
                     keeper.attach(p, winner_payload(noises, row, iteration=iteration))
                 if not last:
                     with torch.no_grad():  # clip each condition's gradient on its own
+                        if x_T.grad is None:  # every candidate failed
+                            x_T.grad = torch.zeros_like(x_T)
+                        x_T.grad.nan_to_num_(0.0, 0.0, 0.0)  # a failed candidate is not moved
                         norms = x_T.grad.flatten(1).norm(dim=1).clamp_min(1e-12)
                         factor = (self.grad_clip / norms).clamp(max=1.0)
                         x_T.grad.mul_(factor.view(-1, *[1] * (x_T.ndim - 1)))
@@ -142,20 +144,21 @@ class NoiseGradient(InitialNoiseSearch):
                step_noises: torch.Tensor | None, cond: torch.Tensor, conditions: list,
                problems: torch.Tensor, ledger: Ledger, backward: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Score the noises; with ``backward``, accumulate the objective's gradient into ``x_T.grad``."""
-        images, scores = [], []
         path = straight_path(process)
-        for part in chunks(len(x_T), self.max_batch):
+
+        def ascend(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
             rows = problems[part]
             with ledger.timed(rows), torch.set_grad_enabled(backward):
                 x, _ = follow_path(process, x_T[part], cond[rows], path,
                                    None if step_noises is None else step_noises[part], None, ledger, rows)
                 batch = process.decode(x)
-                reward = verifier.score(batch, [conditions[p] for p in rows.tolist()])
-                ledger.charge_verifier(rows)
-                if backward:
-                    objective = reward - self.reg_weight * chi_nll(x_T[part])
-                    (-objective.sum()).backward()
+                reward = score(verifier, batch, [conditions[p] for p in rows.tolist()], rows, ledger)
+                if backward:  # failed candidates (reward -inf) get no gradient
+                    ok = torch.isfinite(reward)
+                    objective = reward[ok] - self.reg_weight * chi_nll(x_T[part][ok]).cpu()
+                    if ok.any():
+                        (-objective.sum()).backward()
                     ledger.charge_denoiser(rows, BACKWARD_NFE * process.generation_nfe)
-            images.append(batch.detach())
-            scores.append(reward.detach())
-        return torch.cat(images), torch.cat(scores)
+            return batch.detach(), reward.detach()
+
+        return cat_pairs(ledger.map_chunks(ascend, len(x_T), self.max_batch))

@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 
-from ..batching import chunks
 from ..errors import InputError
 from ..ledger import Ledger
 from ..noise import keyed_normal
@@ -33,7 +32,7 @@ from ..verifiers.base import Verifier
 from .initial_noise import InitialNoiseSearch, winner_payload
 from .keeper import BestKeeper
 from .result import SearchResult
-from .trajectory import Noises, follow_path, score
+from .trajectory import Noises, cat_pairs, decode_and_score, follow_path
 
 DEFAULT_N = 2
 
@@ -185,28 +184,19 @@ class PathsSearch(InitialNoiseSearch):
             record["steps"] = torch.cat([record["steps"], noises], 1) if "steps" in record else noises
         if n_steps == 0:
             return x, None
-        states, x0s = [], []
-        for part in chunks(len(x), self.max_batch):
+        def advance(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
             rows = problems[part]
             with ledger.timed(rows), torch.no_grad():
-                state, x0 = follow_path(process, x[part], cond[rows], path,
-                                        None if noises is None else noises[part], None, ledger, rows)
-            states.append(state)
-            x0s.append(x0)
-        return torch.cat(states), torch.cat(x0s)
+                return follow_path(process, x[part], cond[rows], path,
+                                   None if noises is None else noises[part], None, ledger, rows)
+
+        return cat_pairs(ledger.map_chunks(advance, len(x), self.max_batch))
 
     def score_rows(self, process: DenoisingProcess, verifier: Verifier, x: torch.Tensor, cond: torch.Tensor,
                    conditions: list, problems: torch.Tensor,
                    ledger: Ledger) -> tuple[torch.Tensor, torch.Tensor]:
         """(images, scores) of decoded states ``x``, in chunks of max_batch."""
-        images, scores = [], []
-        for part in chunks(len(x), self.max_batch):
-            rows = problems[part]
-            with ledger.timed(rows):
-                batch = process.decode(x[part])
-                scores.append(score(verifier, batch, [conditions[p] for p in rows.tolist()], rows, ledger))
-            images.append(batch)
-        return torch.cat(images), torch.cat(scores)
+        return decode_and_score(process, verifier, x, conditions, problems, ledger, self.max_batch)
 
     def keyed(self, process: DenoisingProcess, seed: int, ids: list[int], problems: torch.Tensor,
               tag: tuple, steps: Sequence[int] | tuple, shape: tuple[int, ...]) -> torch.Tensor:

@@ -23,6 +23,7 @@ class ProblemResult:
     nfe: int = 0
     verifier_calls: int = 0
     wall_s: float = 0.0
+    failed: int = 0  # candidates lost to NaN or Inf from the model or the verifier
     judges: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. smc's final particles and their weights
 
@@ -31,7 +32,8 @@ class ProblemResult:
         curve, best = [], -float("inf")
         for nfe, score in self.history:
             best = max(best, score)
-            curve.append((nfe, best))
+            if best > -float("inf"):  # nothing before the first candidate that did not fail
+                curve.append((nfe, best))
         return curve
 
 

@@ -30,6 +30,7 @@ from ..noise import keyed_uniform
 from .stepwise import StepwiseSearch, keyed_rows
 
 POTENTIALS = ("max", "sum", "difference")
+FAILED_REWARD = -1e30  # a failed particle's reward (NaN/Inf): its weight underflows to 0, never NaN
 
 
 def effective_sample_size(log_weights: torch.Tensor) -> torch.Tensor:
@@ -94,7 +95,7 @@ class SMC(StepwiseSearch):
             steps[:, i] = z
             x0, eps = look.predict(x, i + 1, problems)
             _, r = look.score(x0, problems)
-            r = r.double()
+            r = r.double().clamp(min=FAILED_REWARD)  # a failed particle gets no weight
             best, total = torch.maximum(best, r), total + r
             log_g = self.lam * {"max": best, "sum": total, "difference": r - base}[self.potential]
             if self.resampling_step(i, process.steps):

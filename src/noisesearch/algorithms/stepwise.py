@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..batching import chunks
 from ..errors import InputError
 from ..ledger import Ledger
 from ..noise import keyed_normal
@@ -28,7 +27,7 @@ from ..verifiers.base import Verifier
 from .base import Algorithm
 from .keeper import BestKeeper
 from .result import ProblemResult, SearchResult
-from .trajectory import score
+from .trajectory import cat_pairs, decode_and_score
 
 
 @dataclass
@@ -44,28 +43,20 @@ class Lookahead:
 
     def predict(self, x: torch.Tensor, i: int, problems: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(x0_hat, eps) at state ``i`` for rows of ``problems``; charged unless ``i`` is the clean end."""
-        x0s, epss = [], []
-        for part in chunks(len(x), self.max_batch):
+        def predict(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
             rows = problems[part]
             with self.ledger.timed(rows), torch.no_grad():
                 x0, eps = self.process.predict(x[part], i, self.cond[rows])
             if i < self.process.steps:
                 self.ledger.charge_denoiser(rows, self.process.nfe_per_step)
-            x0s.append(x0)
-            epss.append(eps)
-        return torch.cat(x0s), torch.cat(epss)
+            return x0, eps
+
+        return cat_pairs(self.ledger.map_chunks(predict, len(x), self.max_batch))
 
     def score(self, x0: torch.Tensor, problems: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(images, verifier scores) of clean predictions or samples ``x0``."""
-        images, scores = [], []
-        for part in chunks(len(x0), self.max_batch):
-            rows = problems[part]
-            with self.ledger.timed(rows):
-                batch = self.process.decode(x0[part])
-                scores.append(score(self.verifier, batch, [self.conditions[p] for p in rows.tolist()],
-                                    rows, self.ledger))
-            images.append(batch)
-        return torch.cat(images), torch.cat(scores)
+        return decode_and_score(self.process, self.verifier, x0, self.conditions, problems, self.ledger,
+                                self.max_batch)
 
     def try_noises(self, x: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor, i: int, z: torch.Tensor,
                    problems: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -155,13 +146,13 @@ class StepwiseSearch(Algorithm):
         ledger = look.ledger
         results = []
         for p, condition in enumerate(look.conditions):
-            best = keeper.best[p]
+            best = keeper.winner(p, condition)
             results.append(ProblemResult(
                 condition=condition, problem=ids[p], best_score=keeper.best_score[p],
                 best_image=best["image"], noises=best["noises"], recipe={"seed": seed, **best["recipe"]},
                 history=keeper.history[p], top=[(s, img) for s, _, img in keeper.top[p]],
                 nfe=int(ledger.nfe[p]), verifier_calls=int(ledger.verifier_calls[p]),
-                wall_s=float(ledger.wall_s[p]),
+                wall_s=float(ledger.wall_s[p]), failed=int(ledger.failed[p]),
                 extra={k: v[p] for k, v in extra.items()},
             ))
         return SearchResult(results, self.name, self.options(), ledger.totals())

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import torch
 
-from ..batching import chunks
 from ..ledger import Ledger
 from ..noise import Key
 from ..processes.base import DenoisingProcess
@@ -91,9 +90,21 @@ def replay_noises(process: DenoisingProcess, cond: torch.Tensor, noises: Noises,
 
 def score(verifier: Verifier, images: torch.Tensor, conditions: Sequence, problems: torch.Tensor,
           ledger: Ledger) -> torch.Tensor:
-    """Verifier scores of ``images``, one verifier call charged per row."""
-    scores = verifier.score(images, conditions)
+    """Verifier scores of ``images``, one verifier call charged per row.
+
+    A candidate whose image or score holds NaN or Inf is failed: its score is -inf, so it is
+    never chosen, and the ledger counts it. Failed images reach the verifier as zeros.
+    """
+    bad = ~torch.isfinite(images.detach()).flatten(1).all(1).cpu()
+    if bad.any():
+        images = torch.where(bad.to(images.device).view(-1, *[1] * (images.ndim - 1)),
+                             torch.zeros_like(images), images)
+    scores = verifier.score(images, conditions, finite=False).cpu()  # algorithms keep scores on the CPU
     ledger.charge_verifier(problems)
+    bad = bad | ~torch.isfinite(scores.detach()).cpu()
+    if bad.any():
+        ledger.charge_failed(problems[bad])
+        scores = scores.masked_fill(bad, -float("inf"))
     return scores
 
 
@@ -104,14 +115,31 @@ def evaluate(process: DenoisingProcess, verifier: Verifier, noises: Noises, cond
 
     ``cond`` and ``conditions`` hold one entry per problem; ``problems`` (B,) maps rows to them.
     """
-    images, scores = [], []
-    for part in chunks(len(problems), max_batch):
+    def generate_and_score(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
         rows = problems[part]
         with ledger.timed(rows):
             batch = sample(process, {k: v[part] for k, v in noises.items()}, cond[rows], None, ledger, rows)
-            scores.append(score(verifier, batch, [conditions[p] for p in rows.tolist()], rows, ledger))
-        images.append(batch)
-    return torch.cat(images), torch.cat(scores)
+            return batch, score(verifier, batch, [conditions[p] for p in rows.tolist()], rows, ledger)
+
+    return cat_pairs(ledger.map_chunks(generate_and_score, len(problems), max_batch))
+
+
+def decode_and_score(process: DenoisingProcess, verifier: Verifier, x: torch.Tensor, conditions: Sequence,
+                     problems: torch.Tensor, ledger: Ledger,
+                     max_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images, scores) of clean states or predictions ``x``, decoded and scored in chunks."""
+    def chunk(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = problems[part]
+        with ledger.timed(rows):
+            batch = process.decode(x[part])
+            return batch, score(verifier, batch, [conditions[p] for p in rows.tolist()], rows, ledger)
+
+    return cat_pairs(ledger.map_chunks(chunk, len(x), max_batch))
+
+
+def cat_pairs(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chunks' (a, b) outputs joined into (cat of a, cat of b)."""
+    return torch.cat([a for a, _ in pairs]), torch.cat([b for _, b in pairs])
 
 
 def select_rows(noises: Noises, rows: Sequence[int] | torch.Tensor) -> Noises:

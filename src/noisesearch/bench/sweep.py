@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..errors import InputError
 from ..images import is_image_batch
 from ..judges import Judge, SetJudge, load_judge
 from ..processes import DenoisingProcess, load_process
-from ..search import search
+from ..search import search, set_metrics
 from ..verifiers import Verifier, load_verifier
 from .cells import Cell, is_done, plan_cells, read_cell, write_cell
 from .suites import load_suite
@@ -106,25 +107,64 @@ def prepare_bench_folder(out: Path, config: BenchConfig) -> bool:
     return False
 
 
-def run_bench(config: BenchConfig, out: Path, max_batch: int = 512, progress: bool = True) -> list[dict]:
-    """Run every cell not yet done, then write the tables, plot and report; returns the cell records."""
+class BenchWorker:
+    """A bench's process, verifiers and per-sample judges, loaded once; computes cells."""
+
+    def __init__(self, config: BenchConfig, max_batch: int, device: str = "cpu") -> None:
+        self.config, self.max_batch = config, max_batch
+        self.process = load_process(load_suite(config.suite).model, device=device, **config.process)
+        self.verifiers = {name: load_verifier(name, device=device) for name in config.verifiers}
+        self.judges = [j for j in map(load_judge, config.judges) if not isinstance(j, SetJudge)]
+
+    def run(self, cells: list[Cell]) -> list[tuple[Cell, dict, torch.Tensor | None]]:
+        done = []
+        for cell in cells:
+            record, images = run_cell(cell, self.process, self.config, self.verifiers, self.judges,
+                                      self.max_batch)
+            done.append((cell, record, images))
+        return done
+
+
+def run_bench(config: BenchConfig, out: Path, max_batch: int = 512, progress: bool = True,
+              executor: str = "local", workers: int | None = None, address: str | None = None,
+              device: str = "cpu", cpus_per_worker: float | None = None) -> list[dict]:
+    """Run every cell not yet done, then write the tables, plot and report; returns the cell records.
+
+    A cell is one task: on Ray, workers take cells (the most expensive first) as they free up.
+    A cell that fails every attempt is recorded as failed with its error. Judges of the whole
+    set of winners (e.g. the Frechet distance) are computed here, by the driver, so that their
+    linear algebra runs with the same threads whatever the executor.
+    """
+    from ..executors import execute
     from .report import write_outputs
 
     resumed = prepare_bench_folder(out, config)
-    spec = load_suite(config.suite)
-    process = load_process(spec.model, **config.process)
-    verifiers = {name: load_verifier(name) for name in config.verifiers}
-    judges = [load_judge(name) for name in config.judges]
     cells = plan_cells(config.algorithms, config.budgets, config.verifiers)
     todo = [c for c in cells if not is_done(out, c)]
+    if executor != "local":  # longest first, so that no worker is left with a big cell at the end
+        todo.sort(key=lambda c: -c.budget)
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", disable=not progress,
                desc="bench (resumed)" if resumed else "bench", dynamic_ncols=True)
-    try:
-        for cell in todo:
-            bar.set_postfix_str(cell.id)
-            record, images = run_cell(cell, process, config, verifiers, judges, max_batch)
+
+    set_judges = [j for j in map(load_judge, config.judges) if isinstance(j, SetJudge)]
+    conditions = config.conditions()
+
+    def on_result(_: list[Cell], outputs: list[tuple[Cell, dict, torch.Tensor | None]]) -> None:
+        for cell, record, images in outputs:
+            if record["status"] == "done":
+                metrics = set_metrics(images, conditions, set_judges)
+                record["set_metrics"] = {f"{j}:{m}": v for j, ms in metrics.items() for m, v in ms.items()}
             write_cell(out, cell, record, images)
+            bar.set_postfix_str(cell.id)
             bar.update()
+
+    def on_failure(cell: Cell, error: str) -> None:
+        write_cell(out, cell, {"status": "failed", "reason": error}, None)
+        bar.update()
+
+    try:
+        execute([[c] for c in todo], partial(BenchWorker, config, max_batch, device), on_result, on_failure,
+                executor=executor, workers=workers, address=address, cpus_per_worker=cpus_per_worker)
     finally:
         bar.close()
     records = [read_cell(out, c) for c in cells]
@@ -133,8 +173,9 @@ def run_bench(config: BenchConfig, out: Path, max_batch: int = 512, progress: bo
 
 
 def run_cell(cell: Cell, process: DenoisingProcess, config: BenchConfig, verifiers: dict[str, Verifier],
-             judges: list[Judge | SetJudge], max_batch: int) -> tuple[dict, torch.Tensor | None]:
-    """Search every condition for one cell; (its record, the winners)."""
+             judges: list[Judge], max_batch: int) -> tuple[dict, torch.Tensor | None]:
+    """Search every condition for one cell; (its record, the winners). The record's
+    ``set_metrics`` are left for the driver to fill."""
     conditions = config.conditions()
     budget = cell.budget * process.generation_nfe
     verifier = verifiers[cell.verifier or config.verifiers[0]]
@@ -162,9 +203,8 @@ def run_cell(cell: Cell, process: DenoisingProcess, config: BenchConfig, verifie
             "metrics": {**{f"{j}:{m}": v for j, ms in p.judges.items() for m, v in ms.items()},
                         **{f"score:{name}": scores[i] for name, scores in cross.items()}},
         })
-    set_metrics = {f"{j}:{m}": v for j, ms in result.set_judges.items() for m, v in ms.items()}
     record = {"status": "done", "options": algorithm.options(), "steps": searched.steps, "wall_s": wall,
-              "totals": result.totals, "rows": rows, "set_metrics": set_metrics,
+              "totals": result.totals, "rows": rows, "set_metrics": {},
               "images": is_image_batch(images)}
     return record, images
 

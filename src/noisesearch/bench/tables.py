@@ -96,7 +96,8 @@ def method_table(records: list[dict], verifier: str) -> tuple[list[str], list[li
     chosen = [r for r in records if r["verifier"] in (None, verifier)]
     for record in sorted(chosen, key=lambda r: (r["budget"], r["verifier"] is not None)):
         if record["status"] != "done":
-            rows.append([label(record), str(record["budget"]), "-", f"does not fit: {record['reason']}",
+            why = "failed" if record["status"] == "failed" else "does not fit"
+            rows.append([label(record), str(record["budget"]), "-", f"{why}: {record['reason']}",
                          *["-"] * len(metrics), "-"])
             continue
         stats = cell_stats(record)

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError, RunError
+from ..errors import InputError
 from ..noise import Key, keyed_normal
 
 
@@ -95,11 +95,3 @@ class DenoisingProcess(ABC):
     @abstractmethod
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         """Outputs for the verifier: images in [0, 1] (B, C, H, W), or raw samples."""
-
-
-def check_finite(x: torch.Tensor, what: str) -> torch.Tensor:
-    """``x`` unchanged, or ``RunError`` when it holds NaN or Inf."""
-    if not torch.isfinite(x).all():
-        bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
-        raise RunError(f"{what} produced NaN/Inf in {bad} of {x.shape[0]} samples")
-    return x

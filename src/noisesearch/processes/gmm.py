@@ -44,7 +44,10 @@ class GMMProcess(VPProcess):
     def __init__(self, means: torch.Tensor | None = None, stds: torch.Tensor | None = None,
                  weights: torch.Tensor | None = None, dim: int = 2, components: int = 3,
                  mixture_seed: int = 0, steps: int = 50, sampler: str = "sde",
-                 micro_batch: int = 256) -> None:
+                 micro_batch: int = 256, device: str = "cpu") -> None:
+        if torch.device(device).type != "cpu":
+            raise InputError(f"model 'gmm' is analytic and runs on the CPU only, got device {device!r}; "
+                             "valid: cpu")
         if means is None:
             means, stds, weights = default_mixture(dim, components, mixture_seed)
         self.means = torch.as_tensor(means, dtype=torch.float64)

@@ -19,7 +19,7 @@ from abc import abstractmethod
 import torch
 
 from ..errors import InputError
-from .base import DenoisingProcess, check_finite
+from .base import DenoisingProcess
 
 SAMPLERS = {"ode": 0.0, "sde": 1.0}
 
@@ -71,7 +71,7 @@ class VPProcess(DenoisingProcess):
     def predict_x0(self, x: torch.Tensor, i: int, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(x0_hat, eps_hat) at state ``i``; eps_hat is re-derived when x0_hat is clipped."""
         a_t = float(self.alphas[i])
-        eps = check_finite(self.eps(x, i, cond), f"{self.name} model")
+        eps = self.eps(x, i, cond)  # NaN/Inf flows into the sample, whose candidate then fails
         x0 = (x - (1 - a_t) ** 0.5 * eps) / a_t**0.5
         if self.clip_x0 is not None:
             x0 = x0.clamp(-self.clip_x0, self.clip_x0)

@@ -19,8 +19,9 @@ class Verifier:
     def _score(self, images: torch.Tensor, conditions: Sequence[Any]) -> torch.Tensor:
         raise NotImplementedError
 
-    def score(self, images: torch.Tensor, conditions: Sequence[Any]) -> torch.Tensor:
-        """One score per image; ``RunError`` when the verifier fails or returns NaN."""
+    def score(self, images: torch.Tensor, conditions: Sequence[Any], finite: bool = True) -> torch.Tensor:
+        """One score per image; ``RunError`` when the verifier fails, returns the wrong shape or
+        (unless ``finite`` is False, as for searches, which mark such candidates failed) NaN/Inf."""
         try:
             scores = torch.as_tensor(self._score(images, conditions))
         except RunError:
@@ -30,7 +31,7 @@ class Verifier:
         if scores.shape != (len(images),):
             raise RunError(f"verifier {self.name!r} returned shape {tuple(scores.shape)}, "
                            f"expected ({len(images)},)")
-        if not torch.isfinite(scores).all():
+        if finite and not torch.isfinite(scores).all():
             raise RunError(f"verifier {self.name!r} returned NaN/Inf scores")
         return scores
 
