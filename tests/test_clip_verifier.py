@@ -3,34 +3,17 @@
 import numpy as np
 import pytest
 import torch
+from tiny_pipelines import write_tiny_clip
 
 from noisesearch.errors import InputError
 from noisesearch.shapes_data import draw, hard_negatives, rng_for
-from noisesearch.shapes_text import save_tokenizer, vocabulary
 from noisesearch.verifiers import load_verifier
 from noisesearch.verifiers.clip import CLIPSCORE_W, CLIPScore
 
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
-    """A random-weight CLIPModel from a config, with a tokenizer built from a written vocabulary."""
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
-
-    folder = tmp_path_factory.mktemp("tiny-clip")
-    torch.manual_seed(0)
-    config = CLIPConfig(
-        text_config=dict(vocab_size=len(vocabulary()), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=16,
-                         pad_token_id=0, bos_token_id=2, eos_token_id=3),
-        vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
-                           num_hidden_layers=2, num_attention_heads=2),
-        projection_dim=16)
-    CLIPModel(config).save_pretrained(str(folder), safe_serialization=True)
-    save_tokenizer(folder)
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
-                       image_mean=[0.4, 0.45, 0.5], image_std=[0.25, 0.3, 0.35]).save_pretrained(str(folder))
-    assert not list(folder.glob("*.bin"))  # safetensors only
-    return folder
+    return write_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
 def test_clipscore_matches_the_reference_model_forward(tiny_clip):

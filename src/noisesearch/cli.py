@@ -17,7 +17,7 @@ from .algorithms.base import option_fields
 from .errors import InputError, RunError, unknown
 from .executors import EXECUTORS
 from .judges import DEFAULT_JUDGES, JUDGES, SetJudge, load_judge
-from .processes import PROCESSES, load_process
+from .processes import PROCESSES, load_process, model_entry
 from .search_run import SearchWorker, judge_stored_set, search_to_folder
 from .verifiers import VERIFIERS, load_verifier
 
@@ -99,11 +99,10 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
            progress) -> None:
     """Search for the noise that the verifier scores highest, per condition."""
     # everything is validated before anything is written
-    if model not in PROCESSES:
-        raise unknown("model", model, PROCESSES)
+    model_name, _, model_spec = model_entry(model)
     if algorithm not in ALGORITHMS:
         raise unknown("algorithm", algorithm, ALGORITHMS)
-    verifier = verifier or PROCESSES[model]["verifier"]
+    verifier = verifier or model_spec["verifier"]
     verifier_obj = load_verifier(verifier, device=device)
     options = parse_options(ALGORITHMS[algorithm], sets)
     if max_batch is not None:
@@ -116,12 +115,12 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
         values += read_conditions_file(conditions_file)
     if not values:
         raise InputError(f"no condition given; pass PROMPT, --condition or --conditions-file (model "
-                         f"{model!r}: {PROCESSES[model]['summary']})")
+                         f"{model!r}: {model_spec['summary']})")
     conditions = [process.parse_condition(v) for v in values]
     if budget is None and algo.needs_budget():
         budget = DEFAULT_GENERATIONS * process.generation_nfe
     algo.check(process, budget, verifier_obj)
-    judge_names = list(judges) if judges else DEFAULT_JUDGES.get(model, [])
+    judge_names = list(judges) if judges else DEFAULT_JUDGES.get(model_name, [])
     judge_objs = [load_judge(j) for j in judge_names]
     sample_judges = [j for j in judge_objs if not isinstance(j, SetJudge)]
     set_judges = [j for j in judge_objs if isinstance(j, SetJudge)]  # judged once, on all winners
@@ -131,7 +130,7 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
         raise InputError(f"--workers must be >= 1, got {workers}")
     if resume and out is None:
         raise InputError("--resume needs --out, the folder of the run to continue")
-    out = out if out is not None else default_out(model, algorithm, seed)
+    out = out if out is not None else default_out(model_name, algorithm, seed)
 
     config = {"command": "search", "model": model, "process": process.options(), "verifier": verifier,
               "algorithm": algorithm, "options": algo.options(), "budget": budget, "seed": seed,

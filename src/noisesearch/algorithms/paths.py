@@ -137,6 +137,12 @@ class PathsSearch(InitialNoiseSearch):
         ledger = Ledger(n_problems, budget, progress, description=f"{self.name} N={n} M={self.m}",
                         planned=n * plan.steps_per_path(self.m) * searched.nfe_per_step)
         keeper = BestKeeper(n_problems, self.top_k)
+
+        def offer_finished(x: torch.Tensor, rows: torch.Tensor, record: Noises) -> None:
+            images, scores = self.score_rows(searched, verifier, x, cond, conditions, rows, ledger)
+            for p, row in keeper.offer(rows, scores, images, ledger.nfe).items():
+                keeper.attach(p, {**winner_payload(record, row, path=plan.path()), "path": plan.path()})
+
         try:
             # rows are problem-major: row = p * K + k, K = N paths (or N * M copies)
             problems = torch.arange(n_problems).repeat_interleave(n)
@@ -145,6 +151,8 @@ class PathsSearch(InitialNoiseSearch):
             record: Noises = {"x_T": x_T}
             x, _ = self.advance(searched, x_T, cond, problems, list(range(plan.start + 1)), record,
                                 seed, ids, ("init",), ledger)
+            if not plan.rounds:  # no state is as low as sigma_start but the clean one: best-of-N
+                offer_finished(x, problems, record)
             for r, (f, b) in enumerate(plan.rounds):
                 copies = problems.repeat_interleave(self.m)
                 record = {k: v.repeat_interleave(self.m, dim=0) for k, v in record.items()}
@@ -154,15 +162,11 @@ class PathsSearch(InitialNoiseSearch):
                                      if "renoise" in record else renoise[:, None])
                 x, x0 = self.advance(searched, x, cond, copies, list(range(f, b + 2)), record, seed, ids,
                                      ("round", r), ledger)
-                final = r == len(plan.rounds) - 1
-                # the last round ends on the clean sample; earlier ones are scored on x0_hat
-                images, scores = self.score_rows(searched, verifier, x if final else x0, cond, conditions,
-                                                 copies, ledger)
-                if final:
-                    for p, row in keeper.offer(copies, scores, images, ledger.nfe).items():
-                        payload = winner_payload(record, row, path=plan.path())
-                        keeper.attach(p, {**payload, "path": plan.path()})
+                if r == len(plan.rounds) - 1:  # the last round ends on the clean sample
+                    offer_finished(x, copies, record)
                     break
+                # earlier rounds are scored on x0_hat
+                _, scores = self.score_rows(searched, verifier, x0, cond, conditions, copies, ledger)
                 keep = survivors(scores, n_problems, n, self.m)
                 x, problems = x[keep], copies[keep]
                 record = {k: v[keep] for k, v in record.items()}

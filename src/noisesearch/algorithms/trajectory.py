@@ -130,7 +130,7 @@ def decode_and_score(process: DenoisingProcess, verifier: Verifier, x: torch.Ten
     """(images, scores) of clean states or predictions ``x``, decoded and scored in chunks."""
     def chunk(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
         rows = problems[part]
-        with ledger.timed(rows):
+        with ledger.timed(rows), torch.no_grad():
             batch = process.decode(x[part])
             return batch, score(verifier, batch, [conditions[p] for p in rows.tolist()], rows, ledger)
 

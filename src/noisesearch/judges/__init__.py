@@ -50,7 +50,7 @@ JUDGES: dict[str, dict[str, Any]] = {
     },
 }
 
-DEFAULT_JUDGES = {"digits": ["digits-evaluator"], "gmm": [], "shapes": ["shapes-oracle"]}
+DEFAULT_JUDGES = {"digits": ["digits-evaluator"], "gmm": [], "flow-gmm": [], "shapes": ["shapes-oracle"]}
 
 
 def load_judge(name: str) -> Judge | SetJudge:

@@ -5,7 +5,9 @@ process its marginal at time t is again a mixture,
 p_t(x) = sum_k w_k N(sqrt(a_t) mu_k, diag(a_t s_k^2 + 1 - a_t)), so the score, the
 optimal noise prediction eps = -sqrt(1 - a_t) grad log p_t and the Tweedie mean x0_hat
 are closed-form. A condition ``k`` restricts the mixture to component k; ``None``
-samples the whole mixture. Computed in float64.
+samples the whole mixture. Computed in float64. ``flow-gmm`` is the same mixture on the
+rectified-flow path x_t = (1 - t) x_0 + t eps with its exact velocity (``flow.py``), the
+flow model for tests.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from diffusers import DDPMScheduler
 from ..batching import fixed_shape_map
 from ..errors import InputError
 from ..noise import keyed_normal
+from .flow import FlowProcess
 from .vp import VPProcess
 
 UNCONDITIONAL = -1
@@ -36,18 +39,16 @@ def default_mixture(dim: int, components: int, mixture_seed: int) -> tuple[torch
     return means, stds.clone(), weights / weights.sum()
 
 
-class GMMProcess(VPProcess):
-    """Exact-score Gaussian mixture under VP diffusion, sampled with DDIM."""
+class Mixture:
+    """The data distribution sum_k w_k N(mu_k, diag(s_k^2)) and its conditions (a component
+    index, or ``UNCONDITIONAL``); shared by the VP and the flow processes."""
 
-    name = "gmm"
-
-    def __init__(self, means: torch.Tensor | None = None, stds: torch.Tensor | None = None,
-                 weights: torch.Tensor | None = None, dim: int = 2, components: int = 3,
-                 mixture_seed: int = 0, steps: int = 50, sampler: str = "sde",
-                 micro_batch: int = 256, device: str = "cpu") -> None:
+    def init_mixture(self, means: torch.Tensor | None, stds: torch.Tensor | None,
+                     weights: torch.Tensor | None, dim: int, components: int, mixture_seed: int,
+                     micro_batch: int, device: str) -> None:
         if torch.device(device).type != "cpu":
-            raise InputError(f"model 'gmm' is analytic and runs on the CPU only, got device {device!r}; "
-                             "valid: cpu")
+            raise InputError(f"model {self.name!r} is analytic and runs on the CPU only, got device "
+                             f"{device!r}; valid: cpu")
         if means is None:
             means, stds, weights = default_mixture(dim, components, mixture_seed)
         self.means = torch.as_tensor(means, dtype=torch.float64)
@@ -60,8 +61,6 @@ class GMMProcess(VPProcess):
         self.sample_shape = (self.dim,)
         self.dtype = torch.float64
         self.micro_batch = micro_batch
-        schedule = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
-        super().__init__(schedule.alphas_cumprod, steps, sampler)
 
     def options(self) -> dict[str, Any]:
         return {"dim": self.dim, "components": self.components, "mixture_seed": self.mixture_seed,
@@ -75,7 +74,7 @@ class GMMProcess(VPProcess):
         except (TypeError, ValueError):
             k = -2
         if not 0 <= k < self.components:
-            raise InputError(f"gmm condition {value!r} is not a component; "
+            raise InputError(f"{self.name} condition {value!r} is not a component; "
                              f"valid: 0-{self.components - 1} or 'any'")
         return k
 
@@ -91,13 +90,37 @@ class GMMProcess(VPProcess):
         logw[picked] = onehot
         return logw
 
-    def score(self, x: torch.Tensor, a_t: float, cond: torch.Tensor) -> torch.Tensor:
-        """Exact grad_x log p_t(x | cond) of the mixture at signal level a_t."""
-        mean = a_t**0.5 * self.means  # (K, d)
-        var = a_t * self.stds**2 + (1 - a_t)  # (K, d)
+    def posterior(self, x: torch.Tensor, scale: float, signal_var: float, noise_var: float,
+                  cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """For x = scale x_0 + noise, noise ~ N(0, noise_var), with scale^2 = signal_var: the
+        posterior over components (B, K), x minus each component's mean (B, K, d) and each
+        component's variance (K, d)."""
+        mean = scale * self.means  # (K, d)
+        var = signal_var * self.stds**2 + noise_var  # (K, d)
         diff = x[:, None, :] - mean[None]  # (B, K, d)
         log_comp = -0.5 * ((diff**2 / var).sum(-1) + var.log().sum(-1))  # (B, K), constants cancel
-        resp = torch.softmax(self.log_weights(cond) + log_comp, dim=1)  # posterior over components
+        return torch.softmax(self.log_weights(cond) + log_comp, dim=1), diff, var
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        return x0
+
+
+class GMMProcess(Mixture, VPProcess):
+    """Exact-score Gaussian mixture under VP diffusion, sampled with DDIM."""
+
+    name = "gmm"
+
+    def __init__(self, means: torch.Tensor | None = None, stds: torch.Tensor | None = None,
+                 weights: torch.Tensor | None = None, dim: int = 2, components: int = 3,
+                 mixture_seed: int = 0, steps: int = 50, sampler: str = "sde",
+                 micro_batch: int = 256, device: str = "cpu") -> None:
+        self.init_mixture(means, stds, weights, dim, components, mixture_seed, micro_batch, device)
+        schedule = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+        VPProcess.__init__(self, schedule.alphas_cumprod, steps, sampler)
+
+    def score(self, x: torch.Tensor, a_t: float, cond: torch.Tensor) -> torch.Tensor:
+        """Exact grad_x log p_t(x | cond) of the mixture at signal level a_t."""
+        resp, diff, var = self.posterior(x, a_t**0.5, a_t, 1 - a_t, cond)
         return -(resp[..., None] * diff / var).sum(1)
 
     def eps(self, x, i, cond):
@@ -105,5 +128,32 @@ class GMMProcess(VPProcess):
         return fixed_shape_map(lambda xb, cb: -((1 - a_t) ** 0.5) * self.score(xb, a_t, cb),
                                x, cond, size=self.micro_batch)
 
-    def decode(self, x0: torch.Tensor) -> torch.Tensor:
-        return x0
+
+class FlowGMMProcess(Mixture, FlowProcess):
+    """The same mixture on the rectified-flow path x_t = (1 - t) x_0 + t eps, with its exact
+    velocity, sampled on uniform times by ``flow.py``'s sampler: the flow model for tests."""
+
+    name = "flow-gmm"
+
+    def __init__(self, means: torch.Tensor | None = None, stds: torch.Tensor | None = None,
+                 weights: torch.Tensor | None = None, dim: int = 2, components: int = 3,
+                 mixture_seed: int = 0, steps: int = 50, sampler: str = "sde",
+                 micro_batch: int = 256, device: str = "cpu") -> None:
+        self.init_mixture(means, stds, weights, dim, components, mixture_seed, micro_batch, device)
+        FlowProcess.__init__(self, steps, sampler)
+
+    def flow_times(self, steps: int) -> torch.Tensor:
+        return torch.linspace(1, 0, steps + 1, dtype=torch.float64)
+
+    def velocity(self, x, i, cond):
+        """v = E[eps - x_0 | x_t]: per component, E[eps | x, k] = t (x - m_k) / var_k and
+        E[x_0 | x, k] = mu_k + (1 - t) s_k^2 (x - m_k) / var_k, m_k = (1 - t) mu_k,
+        var_k = (1 - t)^2 s_k^2 + t^2."""
+        t = float(self.times[i])
+
+        def exact(xb: torch.Tensor, cb: torch.Tensor) -> torch.Tensor:
+            resp, diff, var = self.posterior(xb, 1 - t, (1 - t) ** 2, t**2, cb)
+            per_component = (t - (1 - t) * self.stds**2) * diff / var - self.means  # (B, K, d)
+            return (resp[..., None] * per_component).sum(1)
+
+        return fixed_shape_map(exact, x, cond, size=self.micro_batch)
