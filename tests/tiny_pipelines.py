@@ -82,3 +82,47 @@ def write_tiny_clip(folder: Path) -> Path:
                        image_mean=[0.4, 0.45, 0.5], image_std=[0.25, 0.3, 0.35]).save_pretrained(str(folder))
     assert not list(folder.glob("*.bin"))  # safetensors only
     return folder
+
+
+def write_t5_tokenizer(folder: Path) -> Path:
+    """A word-level T5-style tokenizer (pad 0, end 1, unknown 2, end token appended)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["<pad>", "</s>", "<unk>", "a", "an", "cat", "dog", "photo", "of", "red", "blue"]
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
+                                   unk_token="<unk>", model_max_length=512)
+    fast.save_pretrained(str(folder))
+    return folder
+
+
+def tiny_flux(folder: Path, seed: int = 0) -> Path:
+    """A FluxPipeline (1 double + 1 single transformer block, 1-level VAE with 1 latent channel,
+    CLIP and T5 text encoders of width 32) saved as safetensors; images are 16x16."""
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTokenizer, PreTrainedTokenizerFast, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    transformer = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1,
+                                         attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+                                         pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
+    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,),
+                        layers_per_block=1, latent_channels=1, norm_num_groups=1, use_quant_conv=False,
+                        use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035)
+    with tempfile.TemporaryDirectory() as clip_vocabulary, tempfile.TemporaryDirectory() as t5_vocabulary:
+        tokenizer = CLIPTokenizer.from_pretrained(str(write_clip_tokenizer(Path(clip_vocabulary))))
+        tokenizer_2 = PreTrainedTokenizerFast.from_pretrained(str(write_t5_tokenizer(Path(t5_vocabulary))))
+    text_encoder_2 = T5EncoderModel(T5Config(vocab_size=len(tokenizer_2), d_model=32, d_kv=8, d_ff=37,
+                                             num_layers=2, num_heads=4, pad_token_id=0, eos_token_id=1))
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True, base_shift=0.5,
+                                                max_shift=1.15, base_image_seq_len=256,
+                                                max_image_seq_len=4096)
+    pipe = FluxPipeline(scheduler=scheduler, vae=vae.eval(),
+                        text_encoder=tiny_text_encoder(len(tokenizer)), tokenizer=tokenizer,
+                        text_encoder_2=text_encoder_2.eval(), tokenizer_2=tokenizer_2,
+                        transformer=transformer.eval())
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    return folder

@@ -45,6 +45,24 @@ def default_out(model: str, algorithm: str, seed: int) -> Path:
     return out
 
 
+def parse_model_options(pairs: tuple[str, ...]) -> dict[str, int | float | str]:
+    """``("max_sequence_length=256",)`` to ``{"max_sequence_length": 256}`` (numbers as numbers)."""
+    options: dict[str, int | float | str] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--model-option takes KEY=VALUE, got {pair!r}")
+        value: int | float | str = raw.strip()
+        for kind in (int, float):
+            try:
+                value = kind(raw)
+                break
+            except ValueError:
+                continue
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
 def read_conditions_file(path: Path) -> list[str]:
     """One condition a line; blank lines and lines starting with '#' are skipped."""
     try:
@@ -84,6 +102,11 @@ def executor_options(f):
 @click.option("--steps", type=int, default=None, help="sampling steps [default: the model's]")
 @click.option("--sampler", default=None, help="ode | sde [default: the model's]")
 @click.option("--guidance", type=float, default=None, help="classifier-free guidance weight")
+@click.option("--height", type=int, default=None, help="image height of a pipeline model [default: its own]")
+@click.option("--width", type=int, default=None, help="image width of a pipeline model [default: its own]")
+@click.option("--dtype", default=None, help="fp32 | fp16 | bf16, for pipeline models [default: fp32]")
+@click.option("--model-option", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="any other model option (see 'list'), e.g. max_sequence_length=256")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--judge", "judges", multiple=True, help="held-out judge(s) [default: the model's]")
 @click.option("--max-batch", type=int, default=None, help="rows per model call (memory only)")
@@ -95,8 +118,8 @@ def executor_options(f):
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="run folder [default: runs/...]")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def search(prompt, model, condition, conditions_file, verifier, algorithm, sets, budget, steps, sampler,
-           guidance, seed, judges, max_batch, block, executor, workers, ray_address, device, resume, out,
-           progress) -> None:
+           guidance, height, width, dtype, model_options, seed, judges, max_batch, block, executor, workers,
+           ray_address, device, resume, out, progress) -> None:
     """Search for the noise that the verifier scores highest, per condition."""
     # everything is validated before anything is written
     model_name, _, model_spec = model_entry(model)
@@ -108,7 +131,8 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     if max_batch is not None:
         options["max_batch"] = max_batch
     algo = load_algorithm(algorithm, **options)
-    process_options = {"steps": steps, "sampler": sampler, "guidance": guidance}
+    process_options = {"steps": steps, "sampler": sampler, "guidance": guidance, "height": height,
+                       "width": width, "dtype": dtype, **parse_model_options(model_options)}
     process = load_process(model, device=device, **process_options)
     values = split_conditions(prompt, condition)
     if conditions_file is not None:

@@ -8,6 +8,7 @@ from ..errors import InputError, unknown
 from . import shapes
 from .base import DenoisingProcess
 from .digits import DEFAULT_GUIDANCE, DEFAULT_STEPS, DigitsProcess
+from .flux import FluxProcess
 from .gmm import FlowGMMProcess, GMMProcess
 from .shapes import ShapesProcess
 from .stable_diffusion import StableDiffusionProcess
@@ -26,6 +27,16 @@ PROCESSES: dict[str, dict[str, Any]] = {
         "summary": "embedded class-conditional 16x16 digits (diffusers UNet2DModel); conditions 0-9",
         "options": {"steps": DEFAULT_STEPS, "sampler": "sde (ode|sde)", "guidance": DEFAULT_GUIDANCE},
         "verifier": "digits-classifier",
+    },
+    "flux": {
+        "factory": FluxProcess,
+        "argument": "a hub id or a folder of a FluxPipeline",
+        "summary": "FLUX from a diffusers pipeline (flow matching, packed latents): --model "
+                   "flux:<hub id or folder>; prompts",
+        "options": {"steps": "the pipeline's", "sampler": "ode (ode|sde)", "guidance": "the pipeline's",
+                    "height": "the pipeline's", "width": "the pipeline's", "max_sequence_length": 512,
+                    "dtype": "fp32 (fp32|fp16|bf16)"},
+        "verifier": "clip:openai/clip-vit-large-patch14",
     },
     "flow-gmm": {
         "factory": FlowGMMProcess,
@@ -78,4 +89,4 @@ def load_process(spec: str, **options: Any) -> DenoisingProcess:
 
 
 __all__ = ["DenoisingProcess", "DigitsProcess", "FlowGMMProcess", "GMMProcess", "ShapesProcess",
-           "StableDiffusionProcess", "PROCESSES", "load_process", "model_entry"]
+           "StableDiffusionProcess", "FluxProcess", "PROCESSES", "load_process", "model_entry"]
