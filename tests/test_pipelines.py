@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from tiny_pipelines import tiny_flux, tiny_sd, write_tiny_clip
+from tiny_pipelines import tiny_dit, tiny_flux, tiny_sd, tiny_sd3, tiny_sdxl, write_tiny_clip
 
 import noisesearch as ns
 from noisesearch.algorithms import ALGORITHMS
@@ -14,11 +14,16 @@ from noisesearch.cli import main
 from noisesearch.processes import load_process
 
 PROMPTS = ["a cat", "a dog"]
-# per model: the tiny pipeline, its class, and the options that keep it small
+FLOW_SIZES = {"height": 16, "width": 16, "max_sequence_length": 16}
+# per model: the tiny pipeline, its class, the options that keep it small, and its conditions
 MODELS = {
-    "sd": (tiny_sd, "StableDiffusionPipeline", {}),
-    "flux": (tiny_flux, "FluxPipeline", {"height": 16, "width": 16, "max_sequence_length": 16}),
+    "sd": (tiny_sd, "StableDiffusionPipeline", {}, PROMPTS),
+    "sdxl": (tiny_sdxl, "StableDiffusionXLPipeline", {}, PROMPTS),
+    "dit": (tiny_dit, "DiTPipeline", {}, ["goldfish", 3]),
+    "sd3": (tiny_sd3, "StableDiffusion3Pipeline", FLOW_SIZES, PROMPTS),
+    "flux": (tiny_flux, "FluxPipeline", FLOW_SIZES, PROMPTS),
 }
+SEARCHED = ("sd", "flux")  # every algorithm runs on these two
 SMALL = {"random": {"n": 2}, "zero-order": {"iterations": 1, "n": 2}, "paths": {"n": 2},
          "noise-gradient": {"iterations": 2}, "eps-greedy": {"k": 2}, "zero-order-steps": {"k": 2},
          "beam": {"b": 1, "n": 2}, "svdd": {"m": 2}, "mcts": {"s": 1}, "smc": {"k": 2}}
@@ -27,7 +32,7 @@ INITIAL_NOISE = ("random", "zero-order", "paths", "noise-gradient")
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    return {name: build(tmp_path_factory.mktemp(f"tiny-{name}")) for name, (build, _, _) in MODELS.items()}
+    return {name: build(tmp_path_factory.mktemp(f"tiny-{name}")) for name, (build, *_) in MODELS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +40,33 @@ def clip_folder(tmp_path_factory):
     return write_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
+def pipeline_images(model, pipe, x_T, steps, guidance):
+    """The pipeline's own images from the initial latents x_T (DiT takes a generator, not latents)."""
+    _, _, options, conditions = MODELS[model]
+    if model == "dit":
+        images = pipe([1, 3], guidance_scale=guidance, generator=torch.Generator().manual_seed(3),
+                      num_inference_steps=steps, output_type="np").images
+        return torch.from_numpy(images).permute(0, 3, 1, 2)
+    return pipe(conditions, latents=x_T.clone(), num_inference_steps=steps, guidance_scale=guidance,
+                output_type="pt", **options).images
+
+
 @pytest.mark.parametrize("model", list(MODELS))
 @pytest.mark.parametrize("steps, guidance", [(5, None), (3, 1.0)])
 def test_ode_equals_the_pipeline_with_the_same_latents(folders, model, steps, guidance):
     import diffusers
+    from diffusers.utils.torch_utils import randn_tensor
 
-    _, pipeline_class, options = MODELS[model]
+    _, pipeline_class, options, conditions = MODELS[model]
     process = load_process(f"{model}:{folders[model]}", steps=steps, guidance=guidance, **options)
-    x_T = process.prior([(0, p, "x_T", 0) for p in range(len(PROMPTS))])
-    ours = sample(process, {"x_T": x_T}, process.encode(PROMPTS))
+    if model == "dit":  # the pipeline's own draw, which the test then hands to both
+        x_T = randn_tensor((2, *process.sample_shape), generator=torch.Generator().manual_seed(3))
+    else:
+        x_T = process.prior([(0, p, "x_T", 0) for p in range(len(conditions))])
+    ours = sample(process, {"x_T": x_T}, process.encode(conditions))
     pipe = getattr(diffusers, pipeline_class).from_pretrained(str(folders[model]), use_safetensors=True)
     pipe.set_progress_bar_config(disable=True)
-    reference = pipe(PROMPTS, latents=x_T.clone(), num_inference_steps=steps, guidance_scale=process.guidance,
-                     output_type="pt", **options).images
+    reference = pipeline_images(model, pipe, x_T, steps, process.guidance)
     assert ours.shape == reference.shape and ours.shape[:2] == (2, 3)
     assert (ours - reference).abs().max() <= 1e-4
 
@@ -60,6 +79,17 @@ def test_defaults_are_the_pipelines(folders):
     assert (flux.steps, flux.guidance, flux.sampler, flux.nfe_per_step) == (28, 3.5, "ode", 1)
     assert flux.sample_shape == (64, 4)  # packed: 8x8 patches of 2x2 latents of 1 channel
     assert float(flux.times[1]) > 1 - 1 / 28  # the shifted schedule, not linspace
+
+
+def test_dit_conditions_are_class_indices_or_label_names(folders):
+    from noisesearch.errors import InputError
+
+    dit = load_process(f"dit:{folders['dit']}", steps=2)
+    assert [dit.parse_condition(c) for c in ("goldfish", "White Shark", "3", 999)] == [1, 2, 3, 999]
+    with pytest.raises(InputError, match="'zebra' is not a class; valid: 0-999 or a label"):
+        dit.parse_condition("zebra")
+    assert (dit.guidance, dit.nfe_per_step) == (4.0, 2)
+    assert load_process(f"dit:{folders['dit']}").steps == 50
 
 
 def test_sd_sde_step_equals_ddim_with_eta_one_and_the_same_variance_noise(folders):
@@ -79,10 +109,10 @@ def test_sd_sde_step_equals_ddim_with_eta_one_and_the_same_variance_noise(folder
         x = ours
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", SEARCHED)
 @pytest.mark.parametrize("algorithm", list(ALGORITHMS))
 def test_every_algorithm_runs_on_the_pipeline(folders, model, algorithm):
-    _, _, options = MODELS[model]
+    _, _, options, _ = MODELS[model]
     sampler = "ode" if algorithm in INITIAL_NOISE else "sde"
     process = load_process(f"{model}:{folders[model]}", steps=3, sampler=sampler, **options)
     result = ns.search(process, "brightness", PROMPTS, algorithm=algorithm, judges=[], **SMALL[algorithm])
@@ -93,7 +123,7 @@ def test_every_algorithm_runs_on_the_pipeline(folders, model, algorithm):
     assert [p.best_score for p in again] == [p.best_score for p in result]
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", SEARCHED)
 def test_cli_searches_with_a_clip_verifier_and_replays(folders, clip_folder, tmp_path, capsys, model):
     out = tmp_path / "run"
     sizes = [arg for k, v in MODELS[model][2].items() for arg in ("--model-option", f"{k}={v}")]

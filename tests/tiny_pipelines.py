@@ -126,3 +126,87 @@ def tiny_flux(folder: Path, seed: int = 0) -> Path:
                         transformer=transformer.eval())
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
+
+
+def tiny_sdxl(folder: Path, seed: int = 0) -> Path:
+    """A StableDiffusionXLPipeline (two CLIP text encoders, the second with projection; UNet with
+    the text-time added embedding; DDIM) saved as safetensors; images are 32x32."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+                                use_linear_projection=True, addition_embed_type="text_time",
+                                addition_time_embed_dim=8, projection_class_embeddings_input_dim=6 * 8 + 32,
+                                cross_attention_dim=64, norm_num_groups=4)
+    vae = AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                        norm_num_groups=4, sample_size=32)
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    with tempfile.TemporaryDirectory() as vocabulary:
+        tokenizer = CLIPTokenizer.from_pretrained(str(write_clip_tokenizer(Path(vocabulary))))
+    pipe = StableDiffusionXLPipeline(vae=vae.eval(), text_encoder=tiny_text_encoder(len(tokenizer)),
+                                     text_encoder_2=tiny_text_encoder(len(tokenizer), projection=True),
+                                     tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet.eval(),
+                                     scheduler=scheduler)
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
+def tiny_sd3(folder: Path, seed: int = 0) -> Path:
+    """A StableDiffusion3Pipeline (1-layer SD3 transformer, two CLIP encoders with projection and a
+    T5 encoder, 1-level VAE with 4 latent channels, shifted flow sigmas) saved; images are 16x16."""
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+    from transformers import CLIPTokenizer, PreTrainedTokenizerFast, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    transformer = SD3Transformer2DModel(sample_size=16, patch_size=1, in_channels=4, num_layers=1,
+                                        attention_head_dim=8, num_attention_heads=4,
+                                        caption_projection_dim=32, joint_attention_dim=32,
+                                        pooled_projection_dim=64, out_channels=4)
+    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,),
+                        layers_per_block=1, latent_channels=4, norm_num_groups=1, use_quant_conv=False,
+                        use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035)
+    with tempfile.TemporaryDirectory() as clip_vocabulary, tempfile.TemporaryDirectory() as t5_vocabulary:
+        tokenizer = CLIPTokenizer.from_pretrained(str(write_clip_tokenizer(Path(clip_vocabulary))))
+        tokenizer_3 = PreTrainedTokenizerFast.from_pretrained(str(write_t5_tokenizer(Path(t5_vocabulary))))
+    text_encoder_3 = T5EncoderModel(T5Config(vocab_size=len(tokenizer_3), d_model=32, d_kv=8, d_ff=37,
+                                             num_layers=2, num_heads=4, pad_token_id=0, eos_token_id=1))
+    pipe = StableDiffusion3Pipeline(scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), vae=vae.eval(),
+                                    text_encoder=tiny_text_encoder(len(tokenizer), projection=True),
+                                    tokenizer=tokenizer,
+                                    text_encoder_2=tiny_text_encoder(len(tokenizer), projection=True),
+                                    tokenizer_2=tokenizer, text_encoder_3=text_encoder_3.eval(),
+                                    tokenizer_3=tokenizer_3, transformer=transformer.eval())
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
+def tiny_dit(folder: Path, seed: int = 0) -> Path:
+    """A DiTPipeline (2-layer DiT with learned sigma over 1000 classes plus the null class, a 1-level
+    VAE, DDIM) saved as safetensors, with five labelled classes; images are 8x8."""
+    from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+
+    torch.manual_seed(seed)
+    transformer = DiTTransformer2DModel(sample_size=8, num_layers=2, patch_size=4, attention_head_dim=8,
+                                        num_attention_heads=2, in_channels=4, out_channels=8,
+                                        activation_fn="gelu-approximate", num_embeds_ada_norm=1000,
+                                        norm_type="ada_norm_zero", norm_elementwise_affine=False)
+    vae = AutoencoderKL(block_out_channels=(8,), in_channels=3, out_channels=3, latent_channels=4,
+                        norm_num_groups=4, sample_size=8)
+    labels = {0: "tench", 1: "goldfish", 2: "white shark, great white shark", 3: "tiger shark",
+              4: "hammerhead"}
+    pipe = DiTPipeline(transformer=transformer.eval(), vae=vae.eval(), scheduler=DDIMScheduler())
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    index = json.loads((folder / "model_index.json").read_text())  # the labels, as hub DiT folders hold them
+    index["id2label"] = {str(k): v for k, v in labels.items()}
+    (folder / "model_index.json").write_text(json.dumps(index))
+    return folder

@@ -7,11 +7,23 @@ from typing import Any
 from ..errors import InputError, unknown
 from . import shapes
 from .base import DenoisingProcess
+from .ddim_pipelines import DiTProcess, StableDiffusionProcess, StableDiffusionXLProcess
 from .digits import DEFAULT_GUIDANCE, DEFAULT_STEPS, DigitsProcess
-from .flux import FluxProcess
+from .flow_pipelines import FluxProcess, StableDiffusion3Process
 from .gmm import FlowGMMProcess, GMMProcess
 from .shapes import ShapesProcess
-from .stable_diffusion import StableDiffusionProcess
+
+PIPELINE_OPTIONS = {"steps": "the pipeline's", "sampler": "ode (ode|sde)", "guidance": "the pipeline's",
+                    "height": "the pipeline's", "width": "the pipeline's", "dtype": "fp32 (fp32|fp16|bf16)"}
+
+
+def pipeline_entry(factory, pipeline: str, summary: str, verifier: str, **options: Any) -> dict[str, Any]:
+    return {"factory": factory, "argument": f"a hub id or a folder of a {pipeline}", "verifier": verifier,
+            "summary": summary, "options": {**PIPELINE_OPTIONS, **options}}
+
+
+CLIP_L = "clip:openai/clip-vit-large-patch14"
+
 
 PROCESSES: dict[str, dict[str, Any]] = {
     "shapes": {
@@ -28,16 +40,6 @@ PROCESSES: dict[str, dict[str, Any]] = {
         "options": {"steps": DEFAULT_STEPS, "sampler": "sde (ode|sde)", "guidance": DEFAULT_GUIDANCE},
         "verifier": "digits-classifier",
     },
-    "flux": {
-        "factory": FluxProcess,
-        "argument": "a hub id or a folder of a FluxPipeline",
-        "summary": "FLUX from a diffusers pipeline (flow matching, packed latents): --model "
-                   "flux:<hub id or folder>; prompts",
-        "options": {"steps": "the pipeline's", "sampler": "ode (ode|sde)", "guidance": "the pipeline's",
-                    "height": "the pipeline's", "width": "the pipeline's", "max_sequence_length": 512,
-                    "dtype": "fp32 (fp32|fp16|bf16)"},
-        "verifier": "clip:openai/clip-vit-large-patch14",
-    },
     "flow-gmm": {
         "factory": FlowGMMProcess,
         "summary": "the same mixture on the rectified-flow path with its exact velocity (flow-matching "
@@ -45,15 +47,22 @@ PROCESSES: dict[str, dict[str, Any]] = {
         "options": {"dim": 2, "components": 3, "mixture_seed": 0, "steps": 50, "sampler": "sde (ode|sde)"},
         "verifier": "brightness",
     },
-    "sd": {
-        "factory": StableDiffusionProcess,
-        "argument": "a hub id or a folder of a StableDiffusionPipeline",
-        "summary": "Stable Diffusion 1.x/2.x from a diffusers pipeline: --model sd:<hub id or folder>; "
-                   "prompts",
-        "options": {"steps": "the pipeline's", "sampler": "ode (ode|sde)", "guidance": "the pipeline's",
-                    "height": "the UNet's", "width": "the UNet's", "dtype": "fp32 (fp32|fp16|bf16)"},
-        "verifier": "clip:openai/clip-vit-large-patch14",
-    },
+    "sd": pipeline_entry(StableDiffusionProcess, "StableDiffusionPipeline",
+                         "Stable Diffusion 1.x/2.x (diffusers, DDIM on latents): sd:<hub id or folder>",
+                         CLIP_L),
+    "sdxl": pipeline_entry(StableDiffusionXLProcess, "StableDiffusionXLPipeline",
+                           "SDXL (diffusers, DDIM on latents): sdxl:<hub id or folder>", CLIP_L),
+    "dit": {"factory": DiTProcess, "argument": "a hub id or a folder of a DiTPipeline",
+            "summary": "DiT, class-conditional (diffusers, DDIM on latents): dit:<hub id or folder>; "
+                       "conditions: ImageNet class index or label",
+            "options": {k: v for k, v in PIPELINE_OPTIONS.items() if k not in ("height", "width")},
+            "verifier": "classifier:google/vit-base-patch16-224"},
+    "sd3": pipeline_entry(StableDiffusion3Process, "StableDiffusion3Pipeline",
+                          "Stable Diffusion 3 (diffusers, flow matching): sd3:<hub id or folder>", CLIP_L,
+                          max_sequence_length="the pipeline's"),
+    "flux": pipeline_entry(FluxProcess, "FluxPipeline",
+                           "FLUX (diffusers, flow matching, packed latents): flux:<hub id or folder>", CLIP_L,
+                           max_sequence_length="the pipeline's"),
     "gmm": {
         "factory": GMMProcess,
         "summary": "analytic Gaussian mixture with exact score; conditions: component index or 'any'",
@@ -89,4 +98,6 @@ def load_process(spec: str, **options: Any) -> DenoisingProcess:
 
 
 __all__ = ["DenoisingProcess", "DigitsProcess", "FlowGMMProcess", "GMMProcess", "ShapesProcess",
-           "StableDiffusionProcess", "FluxProcess", "PROCESSES", "load_process", "model_entry"]
+           "StableDiffusionProcess", "StableDiffusionXLProcess", "DiTProcess", "StableDiffusion3Process",
+           "FluxProcess",
+           "PROCESSES", "load_process", "model_entry"]

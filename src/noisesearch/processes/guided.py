@@ -1,4 +1,4 @@
-"""A DDIM process over a conditional pixel network with classifier-free guidance.
+"""Classifier-free guidance, and a DDIM process over a conditional pixel network that uses it.
 
 Guidance (Ho & Salimans 2022, Eq. 6): eps = eps(x, null) + w (eps(x, c) - eps(x, null)).
 w = 1 is the plain conditional model and w = 0 the unconditional one, each at 1 NFE per
@@ -8,12 +8,32 @@ step; any other w evaluates both branches in one batch, 2 NFEs per step.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from ..batching import fixed_shape_map
 from .vp import VPProcess
+
+
+def guidance_nfe(guidance: float) -> int:
+    """Network evaluations per step: 1 when one branch suffices (w = 0 or 1), else 2."""
+    return 1 if guidance in (0.0, 1.0) else 2
+
+
+def classifier_free_guidance(net: Callable[..., torch.Tensor], x: torch.Tensor, t: torch.Tensor,
+                             cond: torch.Tensor, null: torch.Tensor, guidance: float,
+                             micro_batch: int) -> torch.Tensor:
+    """The guided prediction of ``net(x, t, c)`` with conditions ``cond`` and unconditional ``null``
+    (one row each per row of ``x``), in micro-batches of ``micro_batch``; both branches share one
+    batch, the unconditional first, as in diffusers pipelines."""
+    if guidance_nfe(guidance) == 1:
+        return fixed_shape_map(net, x, t, cond if guidance == 1.0 else null, size=micro_batch)
+    both = fixed_shape_map(net, torch.cat([x, x]), torch.cat([t, t]), torch.cat([null, cond]),
+                           size=micro_batch)
+    out_u, out_c = both.chunk(2)
+    return out_u + guidance * (out_c - out_u)
 
 
 class GuidedProcess(VPProcess):
@@ -25,7 +45,7 @@ class GuidedProcess(VPProcess):
                  micro_batch: int, device: str) -> None:
         super().__init__(alphas_cumprod, steps, sampler)
         self.guidance = float(guidance)
-        self.nfe_per_step = 1 if self.guidance in (0.0, 1.0) else 2
+        self.nfe_per_step = guidance_nfe(self.guidance)
         self.micro_batch = micro_batch
         self.device = torch.device(device)
         self.timesteps = self.timesteps.to(self.device)
@@ -43,14 +63,8 @@ class GuidedProcess(VPProcess):
 
     def eps(self, x, i, cond):
         t = self.timesteps[i].expand(len(x))
-        null = self.null(cond)
-        if self.nfe_per_step == 1:
-            chosen = cond if self.guidance == 1.0 else null
-            return fixed_shape_map(self.net, x, t, chosen, size=self.micro_batch)
-        both = fixed_shape_map(self.net, torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, null]),
-                               size=self.micro_batch)
-        eps_c, eps_u = both.chunk(2)
-        return eps_u + self.guidance * (eps_c - eps_u)
+        return classifier_free_guidance(self.net, x, t, cond, self.null(cond), self.guidance,
+                                        self.micro_batch)
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         return ((x0 + 1) / 2).clamp(0, 1)

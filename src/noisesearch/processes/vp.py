@@ -33,6 +33,7 @@ class VPProcess(DenoisingProcess):
     """A DDIM sampler over an epsilon-prediction model; subclasses supply ``eps``."""
 
     clip_x0: float | None = None  # clamp x0_hat to [-c, c] (pixel models), None for exact models
+    clipped_eps: bool = True  # after clamping, re-derive eps_hat from x0_hat (GLIDE) or keep the model's
 
     def __init__(self, alphas_cumprod: torch.Tensor, steps: int, sampler: str) -> None:
         if sampler not in SAMPLERS:
@@ -75,7 +76,8 @@ class VPProcess(DenoisingProcess):
         x0 = (x - (1 - a_t) ** 0.5 * eps) / a_t**0.5
         if self.clip_x0 is not None:
             x0 = x0.clamp(-self.clip_x0, self.clip_x0)
-            eps = (x - a_t**0.5 * x0) / (1 - a_t) ** 0.5
+            if self.clipped_eps:
+                eps = (x - a_t**0.5 * x0) / (1 - a_t) ** 0.5
         return x0, eps
 
     def step(self, x, i, cond, noise=None):

@@ -1,0 +1,214 @@
+"""FLUX and Stable Diffusion 3 from diffusers pipelines as processes: ``--model flux:<hub id or
+folder>`` and ``sd3:<hub id or folder>``.
+
+The pipeline's components do the work: its text encoders (``encode_prompt``: T5 token
+embeddings and pooled CLIP embeddings), its transformer (a velocity model), its
+scheduler's sigmas (``FlowMatchEulerDiscreteScheduler``, shifted, with the pipeline's
+resolution-dependent ``mu`` when the scheduler uses dynamic shifting) and its VAE
+(latents / scaling + shift). Sampling is ``flow.py``'s: ``ode`` is the pipeline's Euler
+sampler (``pipe(..., latents=x_T)``), ``sde`` the flow posterior sampler with the same
+marginals. Steps and guidance default to the pipeline's.
+
+- FLUX: the transformer is given the distilled guidance scale as an input (no second,
+  unconditional branch: 1 NFE per step) and time t in [0, 1]; states are the *packed*
+  latents, (H/16 * W/16) tokens of 4 x the VAE's latent channels. Defaults: 28 steps,
+  guidance 3.5.
+- SD3: classifier-free guidance (``guided.py``; the empty prompt is the unconditional
+  branch), time in [0, 1000], latents (C, H/8, W/8). Defaults: 28 steps, guidance 7.0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..batching import fixed_shape_map
+from ..errors import InputError
+from .flow import FlowProcess
+from .guided import classifier_free_guidance, guidance_nfe
+from .pipelines import call_default, load_pipeline, pack, torch_dtype, unpack
+
+
+class FlowPipelineProcess(FlowProcess):
+    """What the flow-matching pipelines share; subclasses say how to condition and call the model."""
+
+    pipeline_class: str
+    max_shift: float = 1.15  # the pipeline's default for calculate_shift
+
+    def __init__(self, source: Any, steps: int | None = None, sampler: str = "ode",
+                 guidance: float | None = None, height: int | None = None, width: int | None = None,
+                 max_sequence_length: int | None = None, micro_batch: int = 4, device: str = "cpu",
+                 dtype: str = "fp32") -> None:
+        self.dtype, self.dtype_name = torch_dtype(dtype), dtype
+        if isinstance(source, str | Path):
+            pipe = load_pipeline(self.pipeline_class, source, self.dtype)
+        else:  # an already loaded pipeline object
+            pipe = source
+        self.pipe = pipe.to(device)
+        self.pipe.set_progress_bar_config(disable=True)
+        self.device = torch.device(device)
+        self.transformer, self.vae, self.scheduler = pipe.transformer, pipe.vae, pipe.scheduler
+        self.height = height or pipe.default_sample_size * pipe.vae_scale_factor
+        self.width = width or pipe.default_sample_size * pipe.vae_scale_factor
+        self.sample_shape = self.latent_shape()
+        if max_sequence_length is None:
+            max_sequence_length = call_default(pipe, "max_sequence_length")
+        self.max_sequence_length = int(max_sequence_length)
+        self.guidance = float(call_default(pipe, "guidance_scale") if guidance is None else guidance)
+        self.micro_batch = micro_batch
+        steps = int(call_default(pipe, "num_inference_steps") if steps is None else steps)
+        super().__init__(steps, sampler)
+        with torch.no_grad():
+            self.null = self.conditioning([""])[1]  # the unconditional branch, one row
+
+    def options(self) -> dict[str, Any]:
+        return {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance,
+                "height": self.height, "width": self.width, "max_sequence_length": self.max_sequence_length,
+                "dtype": self.dtype_name}
+
+    def check_size(self, multiple: int) -> None:
+        if self.height % multiple or self.width % multiple:
+            raise InputError(f"height and width must be multiples of {multiple}, "
+                             f"got {self.height}x{self.width}")
+
+    def latent_shape(self) -> tuple[int, ...]:
+        """The shape of one state, after checking the image size."""
+        raise NotImplementedError
+
+    def image_seq_len(self) -> int:
+        """Image tokens the transformer sees (what the resolution-dependent shift depends on)."""
+        raise NotImplementedError
+
+    def scheduler_sigmas(self, steps: int) -> np.ndarray | None:
+        """Sigmas the pipeline hands its scheduler (None: the scheduler's own spacing)."""
+        return None
+
+    def flow_times(self, steps: int) -> torch.Tensor:
+        """The pipeline's sigmas for ``steps`` steps, shifted as its scheduler does, then 0."""
+        from diffusers.pipelines.flux.pipeline_flux import calculate_shift
+
+        config = self.scheduler.config
+        kwargs: dict[str, Any] = {}
+        if config.get("use_dynamic_shifting", False):
+            kwargs["mu"] = calculate_shift(self.image_seq_len(), config.get("base_image_seq_len", 256),
+                                           config.get("max_image_seq_len", 4096),
+                                           config.get("base_shift", 0.5),
+                                           config.get("max_shift", self.max_shift))
+        sigmas = self.scheduler_sigmas(steps)
+        if sigmas is None:
+            self.scheduler.set_timesteps(steps, device="cpu", **kwargs)
+        else:
+            self.scheduler.set_timesteps(sigmas=sigmas, device="cpu", **kwargs)
+        self.model_timesteps = self.scheduler.timesteps.clone()  # what the transformer is given, x 1000
+        return self.scheduler.sigmas.clone()
+
+    def parse_condition(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise InputError(f"{self.name} conditions are prompts, got {value!r}")
+        return value
+
+    def conditioning(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the prompts' conditioning, the unconditional one), packed one row per prompt."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def encode(self, conditions: Sequence[Any]) -> torch.Tensor:
+        return self.conditioning([self.parse_condition(c) for c in conditions])[0]
+
+    def latents(self, x0: torch.Tensor) -> torch.Tensor:
+        """A clean state as the VAE's latents, (B, C, h, w)."""
+        return x0
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        config = self.vae.config
+        latents = self.latents(x0.to(self.dtype)) / config.scaling_factor + config.shift_factor
+        images = fixed_shape_map(lambda z: self.vae.decode(z, return_dict=False)[0], latents,
+                                 size=self.micro_batch)
+        return (images.float() / 2 + 0.5).clamp(0, 1)
+
+
+class FluxProcess(FlowPipelineProcess):
+    """Text-to-image flow matching with a ``FluxPipeline``'s components."""
+
+    name = "flux"
+    pipeline_class = "FluxPipeline"
+
+    def latent_shape(self):
+        scale = self.pipe.vae_scale_factor
+        self.check_size(2 * scale)
+        self.rows, self.cols = self.height // (2 * scale), self.width // (2 * scale)  # packed 2x2 patches
+        self.image_ids = self.pipe._prepare_latent_image_ids(1, self.rows, self.cols, self.device, self.dtype)
+        return (self.rows * self.cols, self.pipe.transformer.config.in_channels)
+
+    def image_seq_len(self):
+        return self.sample_shape[0]
+
+    def scheduler_sigmas(self, steps):
+        return np.linspace(1.0, 1 / steps, steps)
+
+    def conditioning(self, prompts):
+        embeds, pooled, self.text_ids = self.pipe.encode_prompt(prompts, None, self.device,
+                                                                max_sequence_length=self.max_sequence_length)
+        self.cond_shapes = (tuple(embeds.shape[1:]), tuple(pooled.shape[1:]))
+        return pack(embeds, pooled), pack(embeds, pooled)  # no unconditional branch: the same
+
+    def velocity(self, x, i, cond):
+        t = self.model_timesteps[i].to(self.device, self.dtype) / 1000
+        guidance = None
+        if self.transformer.config.guidance_embeds:
+            guidance = torch.tensor(self.guidance, dtype=torch.float32, device=self.device)
+
+        def transformer(xb: torch.Tensor, cb: torch.Tensor) -> torch.Tensor:
+            embeds, pooled = unpack(cb, self.cond_shapes)
+            return self.transformer(hidden_states=xb.to(self.dtype), timestep=t.expand(len(xb)),
+                                    guidance=None if guidance is None else guidance.expand(len(xb)),
+                                    pooled_projections=pooled, encoder_hidden_states=embeds,
+                                    txt_ids=self.text_ids, img_ids=self.image_ids, return_dict=False)[0]
+
+        return fixed_shape_map(transformer, x, cond, size=self.micro_batch)
+
+    def latents(self, x0):
+        return self.pipe._unpack_latents(x0, self.height, self.width, self.pipe.vae_scale_factor)
+
+
+class StableDiffusion3Process(FlowPipelineProcess):
+    """Text-to-image flow matching with a ``StableDiffusion3Pipeline``'s components."""
+
+    name = "sd3"
+    pipeline_class = "StableDiffusion3Pipeline"
+    max_shift = 1.16
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.nfe_per_step = guidance_nfe(self.guidance)
+
+    def latent_shape(self):
+        scale = self.pipe.vae_scale_factor
+        self.check_size(scale * self.pipe.transformer.config.patch_size)
+        return (self.pipe.transformer.config.in_channels, self.height // scale, self.width // scale)
+
+    def image_seq_len(self):
+        patch = self.pipe.transformer.config.patch_size
+        return (self.sample_shape[1] // patch) * (self.sample_shape[2] // patch)
+
+    def conditioning(self, prompts):
+        embeds, negative, pooled, negative_pooled = self.pipe.encode_prompt(
+            prompts, None, None, device=self.device, do_classifier_free_guidance=True,
+            max_sequence_length=self.max_sequence_length)
+        self.cond_shapes = (tuple(embeds.shape[1:]), tuple(pooled.shape[1:]))
+        return pack(embeds, pooled), pack(negative, negative_pooled)
+
+    def net(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        embeds, pooled = unpack(cond, self.cond_shapes)
+        return self.transformer(hidden_states=x, timestep=t, encoder_hidden_states=embeds,
+                                pooled_projections=pooled, return_dict=False)[0]
+
+    def velocity(self, x, i, cond):
+        t = self.model_timesteps[i].to(self.device, self.dtype).expand(len(x))
+        null = self.null.expand(len(x), -1)
+        return classifier_free_guidance(self.net, x.to(self.dtype), t, cond, null, self.guidance,
+                                        self.micro_batch)
