@@ -81,6 +81,27 @@ def test_defaults_are_the_pipelines(folders):
     assert float(flux.times[1]) > 1 - 1 / 28  # the shifted schedule, not linspace
 
 
+@pytest.mark.parametrize("model", SEARCHED)
+def test_offload_keeps_only_the_denoiser_placed_and_changes_no_result(folders, model, monkeypatch):
+    _, _, options, conditions = MODELS[model]
+    placed = []
+    original_to = torch.nn.Module.to
+
+    def recording_to(module, *args, **kwargs):
+        placed.append(type(module).__name__)
+        return original_to(module, *args, **kwargs)
+
+    plain = load_process(f"{model}:{folders[model]}", steps=2, **options)
+    monkeypatch.setattr(torch.nn.Module, "to", recording_to)
+    offloaded = load_process(f"{model}:{folders[model]}", steps=2, offload=True, **options)
+    x_T = plain.prior([(0, p, "x_T", 0) for p in range(2)])
+    placed.clear()
+    images = sample(offloaded, {"x_T": x_T}, offloaded.encode(conditions))
+    assert "AutoencoderKL" in placed and any("TextModel" in name or "T5" in name for name in placed)
+    assert torch.equal(images, sample(plain, {"x_T": x_T}, plain.encode(conditions)))
+    assert offloaded.options()["offload"] is True
+
+
 def test_dit_conditions_are_class_indices_or_label_names(folders):
     from noisesearch.errors import InputError
 
@@ -106,6 +127,29 @@ def test_sd_sde_step_equals_ddim_with_eta_one_and_the_same_variance_noise(folder
         ours = process.update(x, i, x0, eps, z)
         reference = scheduler.step(eps, scheduler.timesteps[i], x, eta=1.0, variance_noise=z).prev_sample
         assert torch.allclose(ours, reference, atol=1e-5), i
+        x = ours
+
+
+def test_sd_sde_step_is_also_the_euler_ancestral_step(folders, monkeypatch):
+    # Euler-ancestral on the same noise levels is the DDPM posterior step: with the same noise, its
+    # state x / sqrt(a) (the variance-exploding form it samples in) is ours
+    from diffusers import EulerAncestralDiscreteScheduler
+    from diffusers.schedulers import scheduling_euler_ancestral_discrete as euler_a
+
+    process = load_process(f"sd:{folders['sd']}", steps=5, sampler="sde")
+    scheduler = EulerAncestralDiscreteScheduler.from_config(process.pipe.scheduler.config)
+    scheduler.set_timesteps(5)
+    assert scheduler.timesteps.tolist() == process.timesteps.tolist()
+    cond = process.encode(PROMPTS)
+    x = process.prior([(2, p, "x_T", 0) for p in range(2)])
+    for i in range(process.steps - 1):  # Euler-ancestral ends on sigma 0, DDIM on its final alpha
+        z = process.step_noise([(2, p, "step", i) for p in range(2)])
+        monkeypatch.setattr(euler_a, "randn_tensor", lambda *args, z=z, **kwargs: z)
+        x0, eps = process.predict(x, i, cond)
+        ours = process.update(x, i, x0, eps, z)
+        a_t, a_s = float(process.alphas[i]), float(process.alphas[i + 1])
+        reference = scheduler.step(eps, scheduler.timesteps[i], x / a_t**0.5).prev_sample
+        assert torch.allclose(ours / a_s**0.5, reference, atol=1e-4, rtol=1e-5), i
         x = ours
 
 

@@ -105,6 +105,8 @@ def executor_options(f):
 @click.option("--height", type=int, default=None, help="image height of a pipeline model [default: its own]")
 @click.option("--width", type=int, default=None, help="image width of a pipeline model [default: its own]")
 @click.option("--dtype", default=None, help="fp32 | fp16 | bf16, for pipeline models [default: fp32]")
+@click.option("--offload", is_flag=True, default=None,
+              help="pipeline models: keep only the denoiser on the device; text encoders and VAE visit it")
 @click.option("--model-option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="any other model option (see 'list'), e.g. max_sequence_length=256")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -118,8 +120,8 @@ def executor_options(f):
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="run folder [default: runs/...]")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def search(prompt, model, condition, conditions_file, verifier, algorithm, sets, budget, steps, sampler,
-           guidance, height, width, dtype, model_options, seed, judges, max_batch, block, executor, workers,
-           ray_address, device, resume, out, progress) -> None:
+           guidance, height, width, dtype, offload, model_options, seed, judges, max_batch, block, executor,
+           workers, ray_address, device, resume, out, progress) -> None:
     """Search for the noise that the verifier scores highest, per condition."""
     # everything is validated before anything is written
     model_name, _, model_spec = model_entry(model)
@@ -132,7 +134,8 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
         options["max_batch"] = max_batch
     algo = load_algorithm(algorithm, **options)
     process_options = {"steps": steps, "sampler": sampler, "guidance": guidance, "height": height,
-                       "width": width, "dtype": dtype, **parse_model_options(model_options)}
+                       "width": width, "dtype": dtype, "offload": offload,
+                       **parse_model_options(model_options)}
     process = load_process(model, device=device, **process_options)
     values = split_conditions(prompt, condition)
     if conditions_file is not None:

@@ -14,7 +14,8 @@ from .gmm import FlowGMMProcess, GMMProcess
 from .shapes import ShapesProcess
 
 PIPELINE_OPTIONS = {"steps": "the pipeline's", "sampler": "ode (ode|sde)", "guidance": "the pipeline's",
-                    "height": "the pipeline's", "width": "the pipeline's", "dtype": "fp32 (fp32|fp16|bf16)"}
+                    "height": "the pipeline's", "width": "the pipeline's", "dtype": "fp32 (fp32|fp16|bf16)",
+                    "offload": False}
 
 
 def pipeline_entry(factory, pipeline: str, summary: str, verifier: str, **options: Any) -> dict[str, Any]:

@@ -26,20 +26,17 @@ the evenly spaced ``leading`` and ``linspace`` spacings that SD checkpoints use.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..batching import fixed_shape_map
 from ..errors import InputError
 from .guided import classifier_free_guidance, guidance_nfe
-from .pipelines import call_default, load_pipeline, pack, torch_dtype, unpack
+from .pipelines import PipelineComponents, call_default, pack, unpack
 from .vp import VPProcess
 
 
-class StableDiffusionProcess(VPProcess):
+class StableDiffusionProcess(PipelineComponents, VPProcess):
     """Text-to-image latent diffusion with a ``StableDiffusionPipeline``'s components."""
 
     name = "sd"
@@ -47,15 +44,9 @@ class StableDiffusionProcess(VPProcess):
 
     def __init__(self, source: Any, steps: int | None = None, sampler: str = "ode",
                  guidance: float | None = None, height: int | None = None, width: int | None = None,
-                 micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32") -> None:
-        self.dtype, self.dtype_name = torch_dtype(dtype), dtype
-        if isinstance(source, str | Path):
-            pipe = load_pipeline(self.pipeline_class, source, self.dtype, **self.load_options())
-        else:  # an already loaded pipeline object
-            pipe = source
-        self.pipe = pipe.to(device)
-        self.pipe.set_progress_bar_config(disable=True)
-        self.device = torch.device(device)
+                 micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
+                 offload: bool = False) -> None:
+        pipe = self.open_pipeline(source, device, dtype, offload, **self.load_options())
         self.requested_size = (height, width)
         self.setup(pipe)
         self.prediction_type = pipe.scheduler.config.get("prediction_type", "epsilon")
@@ -68,9 +59,8 @@ class StableDiffusionProcess(VPProcess):
         self.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
         if self.scheduler.config.clip_sample:  # DDIM clips x0_hat when asked to, and keeps the model's eps
             self.clip_x0, self.clipped_eps = float(self.scheduler.config.clip_sample_range), False
-        super().__init__(self.scheduler.alphas_cumprod, steps, sampler)
-        with torch.no_grad():
-            self.null = self.conditioning([""])[1]  # the unconditional branch, one row
+        VPProcess.__init__(self, self.scheduler.alphas_cumprod, steps, sampler)
+        self.null = self.conditions_and_null([""])[1]  # the unconditional branch, one row
 
     def load_options(self) -> dict[str, Any]:
         return {"safety_checker": None, "requires_safety_checker": False}
@@ -88,7 +78,7 @@ class StableDiffusionProcess(VPProcess):
 
     def options(self) -> dict[str, Any]:
         return {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance,
-                "height": self.height, "width": self.width, "dtype": self.dtype_name}
+                "height": self.height, "width": self.width, "dtype": self.dtype_name, "offload": self.offload}
 
     def set_steps(self, steps: int) -> None:
         """The DDIM scheduler's timesteps for ``steps`` steps, then its final alpha."""
@@ -98,19 +88,9 @@ class StableDiffusionProcess(VPProcess):
         final = self.scheduler.final_alpha_cumprod.to(torch.float64).reshape(1)
         self.alphas = torch.cat([self.alphas_cumprod[self.timesteps], final])
 
-    def parse_condition(self, value: Any) -> str:
-        if not isinstance(value, str):
-            raise InputError(f"{self.name} conditions are prompts, got {value!r}")
-        return value
-
     def conditioning(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the prompts' conditioning, the unconditional one), one row per prompt."""
         embeds, negative = self.pipe.encode_prompt(prompts, self.device, 1, True)
         return embeds, negative
-
-    @torch.no_grad()
-    def encode(self, conditions: Sequence[Any]) -> torch.Tensor:
-        return self.conditioning([self.parse_condition(c) for c in conditions])[0]
 
     def net(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.unet(x, t, encoder_hidden_states=cond, return_dict=False)[0]
@@ -130,10 +110,7 @@ class StableDiffusionProcess(VPProcess):
         return latents / self.vae.config.scaling_factor
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
-        latents = self.unscale(x0.to(self.dtype))
-        images = fixed_shape_map(lambda z: self.vae.decode(z, return_dict=False)[0], latents,
-                                 size=self.micro_batch)
-        return (images.float() / 2 + 0.5).clamp(0, 1)
+        return self.vae_decode(self.unscale(x0.to(self.dtype)))
 
 
 class StableDiffusionXLProcess(StableDiffusionProcess):
@@ -178,20 +155,21 @@ class DiTProcess(StableDiffusionProcess):
 
     name = "dit"
     pipeline_class = "DiTPipeline"
+    denoiser_name = "transformer"
     null_class = 1000  # the class DiTPipeline gives the unconditional branch
 
     def __init__(self, source: Any, steps: int | None = None, sampler: str = "ode",
                  guidance: float | None = None, micro_batch: int = 8, device: str = "cpu",
-                 dtype: str = "fp32") -> None:
+                 dtype: str = "fp32", offload: bool = False) -> None:
         super().__init__(source, steps, sampler, guidance, micro_batch=micro_batch, device=device,
-                         dtype=dtype)
+                         dtype=dtype, offload=offload)
 
     def load_options(self) -> dict[str, Any]:
         return {}
 
     def options(self) -> dict[str, Any]:
         return {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance,
-                "dtype": self.dtype_name}
+                "dtype": self.dtype_name, "offload": self.offload}
 
     def setup(self, pipe) -> None:
         self.unet, self.vae = pipe.transformer, pipe.vae

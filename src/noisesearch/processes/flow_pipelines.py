@@ -19,8 +19,6 @@ marginals. Steps and guidance default to the pipeline's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,27 +28,20 @@ from ..batching import fixed_shape_map
 from ..errors import InputError
 from .flow import FlowProcess
 from .guided import classifier_free_guidance, guidance_nfe
-from .pipelines import call_default, load_pipeline, pack, torch_dtype, unpack
+from .pipelines import PipelineComponents, call_default, pack, unpack
 
 
-class FlowPipelineProcess(FlowProcess):
+class FlowPipelineProcess(PipelineComponents, FlowProcess):
     """What the flow-matching pipelines share; subclasses say how to condition and call the model."""
 
-    pipeline_class: str
+    denoiser_name = "transformer"
     max_shift: float = 1.15  # the pipeline's default for calculate_shift
 
     def __init__(self, source: Any, steps: int | None = None, sampler: str = "ode",
                  guidance: float | None = None, height: int | None = None, width: int | None = None,
                  max_sequence_length: int | None = None, micro_batch: int = 4, device: str = "cpu",
-                 dtype: str = "fp32") -> None:
-        self.dtype, self.dtype_name = torch_dtype(dtype), dtype
-        if isinstance(source, str | Path):
-            pipe = load_pipeline(self.pipeline_class, source, self.dtype)
-        else:  # an already loaded pipeline object
-            pipe = source
-        self.pipe = pipe.to(device)
-        self.pipe.set_progress_bar_config(disable=True)
-        self.device = torch.device(device)
+                 dtype: str = "fp32", offload: bool = False) -> None:
+        pipe = self.open_pipeline(source, device, dtype, offload)
         self.transformer, self.vae, self.scheduler = pipe.transformer, pipe.vae, pipe.scheduler
         self.height = height or pipe.default_sample_size * pipe.vae_scale_factor
         self.width = width or pipe.default_sample_size * pipe.vae_scale_factor
@@ -61,14 +52,13 @@ class FlowPipelineProcess(FlowProcess):
         self.guidance = float(call_default(pipe, "guidance_scale") if guidance is None else guidance)
         self.micro_batch = micro_batch
         steps = int(call_default(pipe, "num_inference_steps") if steps is None else steps)
-        super().__init__(steps, sampler)
-        with torch.no_grad():
-            self.null = self.conditioning([""])[1]  # the unconditional branch, one row
+        FlowProcess.__init__(self, steps, sampler)
+        self.null = self.conditions_and_null([""])[1]  # the unconditional branch, one row
 
     def options(self) -> dict[str, Any]:
         return {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance,
                 "height": self.height, "width": self.width, "max_sequence_length": self.max_sequence_length,
-                "dtype": self.dtype_name}
+                "dtype": self.dtype_name, "offload": self.offload}
 
     def check_size(self, multiple: int) -> None:
         if self.height % multiple or self.width % multiple:
@@ -106,29 +96,13 @@ class FlowPipelineProcess(FlowProcess):
         self.model_timesteps = self.scheduler.timesteps.clone()  # what the transformer is given, x 1000
         return self.scheduler.sigmas.clone()
 
-    def parse_condition(self, value: Any) -> str:
-        if not isinstance(value, str):
-            raise InputError(f"{self.name} conditions are prompts, got {value!r}")
-        return value
-
-    def conditioning(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the prompts' conditioning, the unconditional one), packed one row per prompt."""
-        raise NotImplementedError
-
-    @torch.no_grad()
-    def encode(self, conditions: Sequence[Any]) -> torch.Tensor:
-        return self.conditioning([self.parse_condition(c) for c in conditions])[0]
-
     def latents(self, x0: torch.Tensor) -> torch.Tensor:
         """A clean state as the VAE's latents, (B, C, h, w)."""
         return x0
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         config = self.vae.config
-        latents = self.latents(x0.to(self.dtype)) / config.scaling_factor + config.shift_factor
-        images = fixed_shape_map(lambda z: self.vae.decode(z, return_dict=False)[0], latents,
-                                 size=self.micro_batch)
-        return (images.float() / 2 + 0.5).clamp(0, 1)
+        return self.vae_decode(self.latents(x0.to(self.dtype)) / config.scaling_factor + config.shift_factor)
 
 
 class FluxProcess(FlowPipelineProcess):

@@ -1,16 +1,21 @@
 """What the diffusers pipeline adapters share: loading a pipeline (safetensors only, one clear
-line when it is not available offline), the pipeline's defaults, dtypes, and packing several
-conditioning tensors into one row per condition (the form algorithms index and batch)."""
+line when it is not available offline), placing its components (``offload``: only the
+denoiser stays on the device; the text encoders and the VAE come to it for their phase and
+go back to the CPU), prompts, encoding and decoding, the pipeline's defaults, dtypes, and
+packing several conditioning tensors into one row per condition (the form algorithms index
+and batch)."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..batching import fixed_shape_map
 from ..errors import InputError
 from ..hf import quiet
 
@@ -66,3 +71,66 @@ def unpack(packed: torch.Tensor, shapes: Sequence[tuple[int, ...]]) -> list[torc
         out.append(packed[:, start:start + size].reshape(len(packed), *shape))
         start += size
     return out
+
+
+class PipelineComponents:
+    """A diffusers pipeline's components in a process: subclasses set ``pipeline_class``, say which
+    component denoises (``denoiser``) and how prompts condition it (``conditioning``)."""
+
+    pipeline_class: str
+    denoiser_name: str = "unet"
+
+    def open_pipeline(self, source: Any, device: str, dtype: str, offload: bool, **load_options: Any):
+        """Load (or take) the pipeline and place it; returns it."""
+        self.dtype, self.dtype_name, self.offload = torch_dtype(dtype), dtype, bool(offload)
+        if isinstance(source, str | Path):
+            pipe = load_pipeline(self.pipeline_class, source, self.dtype, **load_options)
+        else:  # an already loaded pipeline object
+            pipe = source
+        self.device = torch.device(device)
+        self.pipe = pipe.to("cpu" if self.offload else self.device)
+        getattr(pipe, self.denoiser_name).to(self.device)
+        self.pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    @contextmanager
+    def phase(self, *modules: torch.nn.Module | None) -> Iterator[None]:
+        """With ``offload``, the modules on the device for the block and back on the CPU after it."""
+        present = [m for m in modules if m is not None]
+        if self.offload:
+            for module in present:
+                module.to(self.device)
+        try:
+            yield
+        finally:
+            if self.offload:
+                for module in present:
+                    module.to("cpu")
+
+    def text_encoders(self) -> list[torch.nn.Module | None]:
+        names = ("text_encoder", "text_encoder_2", "text_encoder_3")
+        return [getattr(self.pipe, name, None) for name in names]
+
+    def parse_condition(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise InputError(f"{self.name} conditions are prompts, got {value!r}")
+        return value
+
+    def conditioning(self, conditions: list) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the conditions' conditioning, the unconditional one), packed one row per condition."""
+        raise NotImplementedError
+
+    def conditions_and_null(self, conditions: list) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad(), self.phase(*self.text_encoders()):
+            return self.conditioning(conditions)
+
+    def encode(self, conditions: Sequence[Any]) -> torch.Tensor:
+        return self.conditions_and_null([self.parse_condition(c) for c in conditions])[0]
+
+    def vae_decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] from latents scaled as the VAE expects, in micro-batches."""
+        vae = self.pipe.vae
+        with self.phase(vae):
+            images = fixed_shape_map(lambda z: vae.decode(z, return_dict=False)[0], latents,
+                                     size=self.micro_batch)
+        return (images.float() / 2 + 0.5).clamp(0, 1)
