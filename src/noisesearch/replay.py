@@ -13,7 +13,7 @@ from .errors import InputError
 from .images import is_image_batch, png_bytes
 from .processes import load_process
 from .runs import read_results
-from .verifiers import load_verifier
+from .verifiers import bind, load_verifier
 
 
 @dataclass
@@ -39,7 +39,7 @@ def replay(out: Path | str) -> list[Replayed]:
     if config.get("verifier") is None:
         raise InputError(f"{out} was searched with a Python callable verifier; replay it from Python")
     process = load_process(config["model"], **config["process"])
-    verifier = load_verifier(config["verifier"])
+    verifier = bind(load_verifier(config["verifier"]), process)
     replayed = []
     for rec in read_results(out):
         if rec.get("status", "done") != "done":  # a failed condition has no winner

@@ -10,7 +10,7 @@ import torch
 from .algorithms import Algorithm, ProblemResult, SearchResult, load_algorithm
 from .judges import DEFAULT_JUDGES, Judge, SetJudge, load_judge
 from .processes import DenoisingProcess, load_process
-from .verifiers import Verifier, load_verifier
+from .verifiers import Verifier, bind, load_verifier
 
 
 def search(process: str | DenoisingProcess, verifier: str | Callable | Verifier,
@@ -24,7 +24,7 @@ def search(process: str | DenoisingProcess, verifier: str | Callable | Verifier,
     ``judges`` defaults to the process's held-out judges; pass ``[]`` for none.
     """
     process = load_process(process) if isinstance(process, str) else process
-    verifier = load_verifier(verifier)
+    verifier = bind(load_verifier(verifier), process)
     algorithm = load_algorithm(algorithm, **options)
     judges = [load_judge(j) if isinstance(j, str) else j
               for j in (DEFAULT_JUDGES.get(process.name, []) if judges is None else judges)]

@@ -19,7 +19,7 @@ from ..images import is_image_batch
 from ..judges import Judge, SetJudge, load_judge
 from ..processes import DenoisingProcess, load_process
 from ..search import search, set_metrics
-from ..verifiers import Verifier, load_verifier
+from ..verifiers import Verifier, bind, load_verifier
 from .cells import Cell, is_done, plan_cells, read_cell, write_cell
 from .suites import load_suite
 
@@ -113,7 +113,8 @@ class BenchWorker:
     def __init__(self, config: BenchConfig, max_batch: int, device: str = "cpu") -> None:
         self.config, self.max_batch = config, max_batch
         self.process = load_process(load_suite(config.suite).model, device=device, **config.process)
-        self.verifiers = {name: load_verifier(name, device=device) for name in config.verifiers}
+        self.verifiers = {name: bind(load_verifier(name, device=device), self.process)
+                          for name in config.verifiers}
         self.judges = [j for j in map(load_judge, config.judges) if not isinstance(j, SetJudge)]
 
     def run(self, cells: list[Cell]) -> list[tuple[Cell, dict, torch.Tensor | None]]:

@@ -95,3 +95,8 @@ class DenoisingProcess(ABC):
     @abstractmethod
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         """Outputs for the verifier: images in [0, 1] (B, C, H, W), or raw samples."""
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Clean states x_steps whose ``decode`` is ``images``: the inverse of ``decode`` (exact for
+        pixel models, the VAE encoder's mean for latent ones)."""
+        raise InputError(f"the {self.name} process cannot encode images into states")

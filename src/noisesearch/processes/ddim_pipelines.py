@@ -105,12 +105,16 @@ class StableDiffusionProcess(PipelineComponents, VPProcess):
             out = a_t**0.5 * out + (1 - a_t) ** 0.5 * x
         return out
 
-    def unscale(self, latents: torch.Tensor) -> torch.Tensor:
-        """Latents as the VAE decodes them."""
-        return latents / self.vae.config.scaling_factor
+    def unscale(self, latents: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+        """Latents as the VAE decodes them (``inverse``: the VAE's latents as the model's)."""
+        scale = self.vae.config.scaling_factor
+        return latents * scale if inverse else latents / scale
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         return self.vae_decode(self.unscale(x0.to(self.dtype)))
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return self.unscale(self.vae_encode(images), inverse=True)
 
 
 class StableDiffusionXLProcess(StableDiffusionProcess):
@@ -141,13 +145,15 @@ class StableDiffusionXLProcess(StableDiffusionProcess):
                                                                                "time_ids": time_ids},
                          return_dict=False)[0]
 
-    def unscale(self, latents):
+    def unscale(self, latents, inverse=False):
         config = self.vae.config
         mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
-        if mean is not None and std is not None:
-            mean, std = (torch.tensor(v).view(1, -1, 1, 1).to(latents) for v in (mean, std))
-            return latents * std / config.scaling_factor + mean
-        return latents / config.scaling_factor
+        if mean is None or std is None:
+            return super().unscale(latents, inverse)
+        mean, std = (torch.tensor(v).view(1, -1, 1, 1).to(latents) for v in (mean, std))
+        if inverse:
+            return (latents - mean) * config.scaling_factor / std
+        return latents * std / config.scaling_factor + mean
 
 
 class DiTProcess(StableDiffusionProcess):

@@ -96,9 +96,14 @@ class FlowPipelineProcess(PipelineComponents, FlowProcess):
         self.model_timesteps = self.scheduler.timesteps.clone()  # what the transformer is given, x 1000
         return self.scheduler.sigmas.clone()
 
-    def latents(self, x0: torch.Tensor) -> torch.Tensor:
-        """A clean state as the VAE's latents, (B, C, h, w)."""
+    def latents(self, x0: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+        """A clean state as latents (B, C, h, w) (``inverse``: latents as a state)."""
         return x0
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        config = self.vae.config
+        latents = (self.vae_encode(images) - config.shift_factor) * config.scaling_factor
+        return self.latents(latents, inverse=True)
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         config = self.vae.config
@@ -145,7 +150,9 @@ class FluxProcess(FlowPipelineProcess):
 
         return fixed_shape_map(transformer, x, cond, size=self.micro_batch)
 
-    def latents(self, x0):
+    def latents(self, x0, inverse=False):
+        if inverse:
+            return self.pipe._pack_latents(x0, len(x0), x0.shape[1], x0.shape[2], x0.shape[3])
         return self.pipe._unpack_latents(x0, self.height, self.width, self.pipe.vae_scale_factor)
 
 

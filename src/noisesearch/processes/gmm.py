@@ -104,6 +104,9 @@ class Mixture:
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         return x0
 
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return images.to(torch.float64)
+
 
 class GMMProcess(Mixture, VPProcess):
     """Exact-score Gaussian mixture under VP diffusion, sampled with DDIM."""

@@ -68,3 +68,6 @@ class GuidedProcess(VPProcess):
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         return ((x0 + 1) / 2).clamp(0, 1)
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return images.to(self.device) * 2 - 1

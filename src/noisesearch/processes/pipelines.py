@@ -127,6 +127,13 @@ class PipelineComponents:
     def encode(self, conditions: Sequence[Any]) -> torch.Tensor:
         return self.conditions_and_null([self.parse_condition(c) for c in conditions])[0]
 
+    def vae_encode(self, images: torch.Tensor) -> torch.Tensor:
+        """The VAE encoder's mean latents of images in [0, 1], in micro-batches."""
+        vae = self.pipe.vae
+        with torch.no_grad(), self.phase(vae):
+            return fixed_shape_map(lambda x: vae.encode(x).latent_dist.mean,
+                                   (images * 2 - 1).to(self.device, self.dtype), size=self.micro_batch)
+
     def vae_decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] from latents scaled as the VAE expects, in micro-batches."""
         vae = self.pipe.vae
