@@ -102,6 +102,17 @@ def test_offload_keeps_only_the_denoiser_placed_and_changes_no_result(folders, m
     assert offloaded.options()["offload"] is True
 
 
+@pytest.mark.parametrize("dtype, torch_dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_half_precision_runs_and_stays_close_to_fp32(folders, dtype, torch_dtype):
+    full = load_process(f"sd:{folders['sd']}", steps=3)
+    half = load_process(f"sd:{folders['sd']}", steps=3, dtype=dtype)
+    assert half.unet.dtype == torch_dtype and half.options()["dtype"] == dtype
+    x_T = full.prior([(0, p, "x_T", 0) for p in range(2)])
+    images = sample(half, {"x_T": x_T.to(torch_dtype)}, half.encode(PROMPTS))
+    assert images.dtype == torch.float32 and torch.isfinite(images).all()
+    assert (images - sample(full, {"x_T": x_T}, full.encode(PROMPTS))).abs().max() < 0.05
+
+
 def test_dit_conditions_are_class_indices_or_label_names(folders):
     from noisesearch.errors import InputError
 

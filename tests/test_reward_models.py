@@ -349,3 +349,16 @@ def test_optional_wrappers_score_each_image_with_its_prompt(monkeypatch):
     hps = load_verifier("hps")
     assert hps.version == "v2.1" and not hps.differentiable
     assert torch.allclose(hps.score(images, ["p", "q"]), torch.tensor([51 / 255 + 0.5, 153 / 255 + 0.5]))
+
+
+def test_the_cli_checks_classifier_conditions_before_writing(classifier_folder, tmp_path, capsys):
+    from noisesearch.cli import main
+
+    out = tmp_path / "run"
+    code = main(["search", "--model", "digits", "--steps", "4", "-c", "3,7", "--verifier",
+                 f"classifier:{classifier_folder}", "--set", "n=2", "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "7" in err[0], err
+    assert not out.exists()
+    assert main(["search", "--model", "digits", "--steps", "4", "-c", "3", "--verifier",
+                 f"classifier:{classifier_folder}", "--set", "n=2", "--no-progress", "--out", str(out)]) == 0

@@ -144,6 +144,8 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
         raise InputError(f"no condition given; pass PROMPT, --condition or --conditions-file (model "
                          f"{model!r}: {model_spec['summary']})")
     conditions = [process.parse_condition(v) for v in values]
+    for c in conditions:  # a verifier that reads conditions itself (classifier:) checks them now
+        getattr(verifier_obj, "target", lambda c: c)(c)
     if budget is None and algo.needs_budget():
         budget = DEFAULT_GENERATIONS * process.generation_nfe
     algo.check(process, budget, verifier_obj)
