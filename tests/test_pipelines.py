@@ -194,6 +194,17 @@ def test_cli_searches_with_a_clip_verifier_and_replays(folders, clip_folder, tmp
     assert "all 1 winners reproduced exactly" in capsys.readouterr().out
 
 
+def test_the_issue_command_runs_end_to_end(folders, clip_folder, tmp_path, capsys):
+    # noisesearch search "a cat" --model sd:<dir> --verifier clip:<dir> --algorithm eps-greedy
+    # (a trajectory search picks the sde sampler itself)
+    out = tmp_path / "run"
+    assert main(["search", "a cat", "--model", f"sd:{folders['sd']}", "--verifier", f"clip:{clip_folder}",
+                 "--algorithm", "eps-greedy", "--steps", "4", "--no-progress", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["process"]["sampler"] == "sde" and config["options"]["k"] == 20
+    assert json.loads((out / "results.jsonl").read_text())["status"] == "done"
+
+
 @pytest.mark.parametrize("model, hub_id", [("sd", "runwayml/stable-diffusion-v1-5"),
                                            ("flux", "black-forest-labs/FLUX.1-dev")])
 def test_a_hub_id_offline_is_one_clear_line(capsys, monkeypatch, tmp_path, model, hub_id):

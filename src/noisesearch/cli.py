@@ -14,6 +14,7 @@ import click
 
 from .algorithms import ALGORITHMS, load_algorithm, parse_options
 from .algorithms.base import option_fields
+from .algorithms.stepwise import StepwiseSearch
 from .errors import InputError, RunError, unknown
 from .executors import EXECUTORS
 from .judges import DEFAULT_JUDGES, JUDGES, SetJudge, load_judge
@@ -100,7 +101,8 @@ def executor_options(f):
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="algorithm option, repeatable")
 @click.option("--budget", type=int, default=None, help="NFEs per condition [default: 16 generations]")
 @click.option("--steps", type=int, default=None, help="sampling steps [default: the model's]")
-@click.option("--sampler", default=None, help="ode | sde [default: the model's]")
+@click.option("--sampler", default=None,
+              help="ode | sde [default: the model's; sde for the trajectory searches]")
 @click.option("--guidance", type=float, default=None, help="classifier-free guidance weight")
 @click.option("--height", type=int, default=None, help="image height of a pipeline model [default: its own]")
 @click.option("--width", type=int, default=None, help="image width of a pipeline model [default: its own]")
@@ -133,6 +135,8 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     if max_batch is not None:
         options["max_batch"] = max_batch
     algo = load_algorithm(algorithm, **options)
+    if sampler is None and issubclass(ALGORITHMS[algorithm], StepwiseSearch):
+        sampler = "sde"  # a trajectory search needs the noise a stochastic sampler injects
     process_options = {"steps": steps, "sampler": sampler, "guidance": guidance, "height": height,
                        "width": width, "dtype": dtype, "offload": offload,
                        **parse_model_options(model_options)}
@@ -262,7 +266,8 @@ def replay(folder: Path) -> None:
 @cli.command(name="list")
 def list_() -> None:
     """Models, samplers, verifiers, judges and algorithms, with their options."""
-    click.echo("models (--model; samplers: ode = DDIM eta=0, sde = DDIM eta=1):")
+    click.echo("models (--model; samplers: ode = DDIM eta=0, the Euler step for flow models; sde = DDIM "
+               "eta=1, the flow posterior for flow models):")
     for name, entry in PROCESSES.items():
         opts = ", ".join(f"{k}={v}" for k, v in entry["options"].items())
         click.echo(f"  {name:<20} {entry['summary']}\n  {'':<20} options: {opts}")
