@@ -11,7 +11,7 @@ import noisesearch as ns
 from noisesearch.algorithms import ALGORITHMS
 from noisesearch.algorithms.trajectory import sample
 from noisesearch.cli import main
-from noisesearch.processes import load_process
+from noisesearch.processes import StableDiffusionProcess, load_process
 
 PROMPTS = ["a cat", "a dog"]
 FLOW_SIZES = {"height": 16, "width": 16, "max_sequence_length": 16}
@@ -107,6 +107,10 @@ def test_half_precision_runs_and_stays_close_to_fp32(folders, dtype, torch_dtype
     full = load_process(f"sd:{folders['sd']}", steps=3)
     half = load_process(f"sd:{folders['sd']}", steps=3, dtype=dtype)
     assert half.unet.dtype == torch_dtype and half.options()["dtype"] == dtype
+    from diffusers import StableDiffusionPipeline
+
+    loaded = StableDiffusionPipeline.from_pretrained(str(folders["sd"]), use_safetensors=True)  # fp32
+    assert StableDiffusionProcess(loaded, steps=3, dtype=dtype).unet.dtype == torch_dtype
     x_T = full.prior([(0, p, "x_T", 0) for p in range(2)])
     images = sample(half, {"x_T": x_T.to(torch_dtype)}, half.encode(PROMPTS))
     assert images.dtype == torch.float32 and torch.isfinite(images).all()

@@ -85,8 +85,10 @@ class PipelineComponents:
         self.dtype, self.dtype_name, self.offload = torch_dtype(dtype), dtype, bool(offload)
         if isinstance(source, str | Path):
             pipe = load_pipeline(self.pipeline_class, source, self.dtype, **load_options)
-        else:  # an already loaded pipeline object
+        else:  # an already loaded pipeline object, in the dtype asked for
             pipe = source
+            if getattr(pipe, self.denoiser_name).dtype != self.dtype:
+                pipe = pipe.to(dtype=self.dtype)
         self.device = torch.device(device)
         self.pipe = pipe.to("cpu" if self.offload else self.device)
         getattr(pipe, self.denoiser_name).to(self.device)
