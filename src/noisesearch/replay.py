@@ -38,8 +38,9 @@ def replay(out: Path | str) -> list[Replayed]:
     config = json.loads(config_path.read_text())
     if config.get("verifier") is None:
         raise InputError(f"{out} was searched with a Python callable verifier; replay it from Python")
-    process = load_process(config["model"], **config["process"])
-    verifier = bind(load_verifier(config["verifier"]), process)
+    device = config.get("device", "cpu")  # the run's device: another one rounds differently
+    process = load_process(config["model"], device=device, **config["process"])
+    verifier = bind(load_verifier(config["verifier"], device=device), process)
     replayed = []
     for rec in read_results(out):
         if rec.get("status", "done") != "done":  # a failed condition has no winner
