@@ -36,26 +36,62 @@ def tiny_text_encoder(vocab_size: int, projection: bool = False):
     return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config).eval()
 
 
-def tiny_sd(folder: Path, seed: int = 0) -> Path:
-    """A StableDiffusionPipeline (UNet 2 levels, VAE 2 levels, 2-layer CLIP text encoder, DDIM)
-    saved as safetensors to ``folder``; images are 32x32."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+def clip_tokenizer():
+    """The written-vocabulary CLIP tokenizer, loaded back as ``from_pretrained`` loads it."""
     from transformers import CLIPTokenizer
 
-    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory() as vocabulary:
+        return CLIPTokenizer.from_pretrained(str(write_clip_tokenizer(Path(vocabulary))))
+
+
+def t5_tokenizer_and_encoder():
+    """The written-vocabulary T5 tokenizer and a 2-layer T5 encoder of width 32."""
+    from transformers import PreTrainedTokenizerFast, T5Config, T5EncoderModel
+
+    with tempfile.TemporaryDirectory() as vocabulary:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(write_t5_tokenizer(Path(vocabulary))))
+    encoder = T5EncoderModel(T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2,
+                                      num_heads=4, pad_token_id=0, eos_token_id=1))
+    return tokenizer, encoder.eval()
+
+
+def unet_vae_and_ddim(**unet_options):
+    """A 2-level UNet2DConditionModel on 16x16x4 latents (``unet_options`` added), a 2-level VAE
+    for 32x32 images and SD's DDIM schedule."""
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+
     unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4,
                                 out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
-                                norm_num_groups=4, attention_head_dim=4)
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), norm_num_groups=4,
+                                **unet_options)
     vae = AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=4,
                         down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
                         norm_num_groups=4, sample_size=32)
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                               clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    with tempfile.TemporaryDirectory() as vocabulary:
-        tokenizer = CLIPTokenizer.from_pretrained(str(write_clip_tokenizer(Path(vocabulary))))
-    pipe = StableDiffusionPipeline(vae=vae.eval(), text_encoder=tiny_text_encoder(len(tokenizer)),
-                                   tokenizer=tokenizer, unet=unet.eval(), scheduler=scheduler,
+    return unet.eval(), vae.eval(), scheduler
+
+
+def flow_vae(latent_channels: int):
+    """A 1-level VAE with FLUX's latent shift and scale."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,),
+                         layers_per_block=1, latent_channels=latent_channels, norm_num_groups=1,
+                         use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0609,
+                         scaling_factor=1.5035).eval()
+
+
+def tiny_sd(folder: Path, seed: int = 0) -> Path:
+    """A StableDiffusionPipeline (UNet 2 levels, VAE 2 levels, 2-layer CLIP text encoder, DDIM)
+    saved as safetensors to ``folder``; images are 32x32."""
+    from diffusers import StableDiffusionPipeline
+
+    torch.manual_seed(seed)
+    unet, vae, scheduler = unet_vae_and_ddim(cross_attention_dim=32, attention_head_dim=4)
+    tokenizer = clip_tokenizer()
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=tiny_text_encoder(len(tokenizer)),
+                                   tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
@@ -102,27 +138,20 @@ def write_t5_tokenizer(folder: Path) -> Path:
 def tiny_flux(folder: Path, seed: int = 0) -> Path:
     """A FluxPipeline (1 double + 1 single transformer block, 1-level VAE with 1 latent channel,
     CLIP and T5 text encoders of width 32) saved as safetensors; images are 16x16."""
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
-    from transformers import CLIPTokenizer, PreTrainedTokenizerFast, T5Config, T5EncoderModel
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
 
     torch.manual_seed(seed)
     transformer = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1,
                                          attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
                                          pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
-    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,),
-                        layers_per_block=1, latent_channels=1, norm_num_groups=1, use_quant_conv=False,
-                        use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035)
-    with tempfile.TemporaryDirectory() as clip_vocabulary, tempfile.TemporaryDirectory() as t5_vocabulary:
-        tokenizer = CLIPTokenizer.from_pretrained(str(write_clip_tokenizer(Path(clip_vocabulary))))
-        tokenizer_2 = PreTrainedTokenizerFast.from_pretrained(str(write_t5_tokenizer(Path(t5_vocabulary))))
-    text_encoder_2 = T5EncoderModel(T5Config(vocab_size=len(tokenizer_2), d_model=32, d_kv=8, d_ff=37,
-                                             num_layers=2, num_heads=4, pad_token_id=0, eos_token_id=1))
+    tokenizer = clip_tokenizer()
+    tokenizer_2, text_encoder_2 = t5_tokenizer_and_encoder()
     scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True, base_shift=0.5,
                                                 max_shift=1.15, base_image_seq_len=256,
                                                 max_image_seq_len=4096)
-    pipe = FluxPipeline(scheduler=scheduler, vae=vae.eval(),
+    pipe = FluxPipeline(scheduler=scheduler, vae=flow_vae(latent_channels=1),
                         text_encoder=tiny_text_encoder(len(tokenizer)), tokenizer=tokenizer,
-                        text_encoder_2=text_encoder_2.eval(), tokenizer_2=tokenizer_2,
+                        text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2,
                         transformer=transformer.eval())
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
@@ -131,26 +160,17 @@ def tiny_flux(folder: Path, seed: int = 0) -> Path:
 def tiny_sdxl(folder: Path, seed: int = 0) -> Path:
     """A StableDiffusionXLPipeline (two CLIP text encoders, the second with projection; UNet with
     the text-time added embedding; DDIM) saved as safetensors; images are 32x32."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
-    from transformers import CLIPTokenizer
+    from diffusers import StableDiffusionXLPipeline
 
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4,
-                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
-                                use_linear_projection=True, addition_embed_type="text_time",
-                                addition_time_embed_dim=8, projection_class_embeddings_input_dim=6 * 8 + 32,
-                                cross_attention_dim=64, norm_num_groups=4)
-    vae = AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=4,
-                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
-                        norm_num_groups=4, sample_size=32)
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    with tempfile.TemporaryDirectory() as vocabulary:
-        tokenizer = CLIPTokenizer.from_pretrained(str(write_clip_tokenizer(Path(vocabulary))))
-    pipe = StableDiffusionXLPipeline(vae=vae.eval(), text_encoder=tiny_text_encoder(len(tokenizer)),
+    unet, vae, scheduler = unet_vae_and_ddim(attention_head_dim=(2, 4), use_linear_projection=True,
+                                             addition_embed_type="text_time", addition_time_embed_dim=8,
+                                             projection_class_embeddings_input_dim=6 * 8 + 32,
+                                             cross_attention_dim=64)
+    tokenizer = clip_tokenizer()
+    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=tiny_text_encoder(len(tokenizer)),
                                      text_encoder_2=tiny_text_encoder(len(tokenizer), projection=True),
-                                     tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet.eval(),
+                                     tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet,
                                      scheduler=scheduler)
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
@@ -159,32 +179,21 @@ def tiny_sdxl(folder: Path, seed: int = 0) -> Path:
 def tiny_sd3(folder: Path, seed: int = 0) -> Path:
     """A StableDiffusion3Pipeline (1-layer SD3 transformer, two CLIP encoders with projection and a
     T5 encoder, 1-level VAE with 4 latent channels, shifted flow sigmas) saved; images are 16x16."""
-    from diffusers import (
-        AutoencoderKL,
-        FlowMatchEulerDiscreteScheduler,
-        SD3Transformer2DModel,
-        StableDiffusion3Pipeline,
-    )
-    from transformers import CLIPTokenizer, PreTrainedTokenizerFast, T5Config, T5EncoderModel
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
 
     torch.manual_seed(seed)
     transformer = SD3Transformer2DModel(sample_size=16, patch_size=1, in_channels=4, num_layers=1,
                                         attention_head_dim=8, num_attention_heads=4,
                                         caption_projection_dim=32, joint_attention_dim=32,
                                         pooled_projection_dim=64, out_channels=4)
-    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,),
-                        layers_per_block=1, latent_channels=4, norm_num_groups=1, use_quant_conv=False,
-                        use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035)
-    with tempfile.TemporaryDirectory() as clip_vocabulary, tempfile.TemporaryDirectory() as t5_vocabulary:
-        tokenizer = CLIPTokenizer.from_pretrained(str(write_clip_tokenizer(Path(clip_vocabulary))))
-        tokenizer_3 = PreTrainedTokenizerFast.from_pretrained(str(write_t5_tokenizer(Path(t5_vocabulary))))
-    text_encoder_3 = T5EncoderModel(T5Config(vocab_size=len(tokenizer_3), d_model=32, d_kv=8, d_ff=37,
-                                             num_layers=2, num_heads=4, pad_token_id=0, eos_token_id=1))
-    pipe = StableDiffusion3Pipeline(scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), vae=vae.eval(),
+    tokenizer = clip_tokenizer()
+    tokenizer_3, text_encoder_3 = t5_tokenizer_and_encoder()
+    pipe = StableDiffusion3Pipeline(scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+                                    vae=flow_vae(latent_channels=4),
                                     text_encoder=tiny_text_encoder(len(tokenizer), projection=True),
                                     tokenizer=tokenizer,
                                     text_encoder_2=tiny_text_encoder(len(tokenizer), projection=True),
-                                    tokenizer_2=tokenizer, text_encoder_3=text_encoder_3.eval(),
+                                    tokenizer_2=tokenizer, text_encoder_3=text_encoder_3,
                                     tokenizer_3=tokenizer_3, transformer=transformer.eval())
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder

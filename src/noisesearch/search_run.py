@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from .algorithms import Algorithm, ProblemResult, load_algorithm
@@ -153,8 +154,6 @@ def judge_stored_set(out: Path, records: list[dict[str, Any]],
     done = sorted((r for r in records if r["status"] == "done"), key=lambda r: r["problem"])
     if not judges or not done:
         return {}
-    import torch
-
     images = torch.stack([load_winner(out, r) for r in done])
     metrics = set_metrics(images, [r["condition"] for r in done], judges)
     (out / "set_judges.json").write_text(json.dumps(metrics, indent=2) + "\n")
