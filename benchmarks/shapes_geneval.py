@@ -17,7 +17,8 @@ import time
 import torch
 
 import noisesearch as ns
-from noisesearch.shapes_data import CATEGORIES, benchmark_prompts, prompt_category
+from noisesearch.worlds.shapes.prompts import CATEGORIES, prompt_category
+from noisesearch.worlds.shapes.suite import benchmark_prompts
 
 
 def nfe_seconds(process, batch: int = 64, repeats: int = 5) -> float:

@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from shapes_training_data import hard_negatives
 from tiny_pipelines import write_tiny_clip
 
+from noisesearch.catalogue import load_verifier
 from noisesearch.errors import InputError
-from noisesearch.shapes_data import draw, hard_negatives, rng_for
-from noisesearch.verifiers import load_verifier
 from noisesearch.verifiers.clip import CLIPSCORE_W, CLIPScore
+from noisesearch.worlds.shapes.scenes import draw, rng_for
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,11 @@ import pytest
 import torch
 
 import noisesearch as ns
+from noisesearch.catalogue import VERIFIERS
 from noisesearch.cli import main
 from noisesearch.errors import RunError
 from noisesearch.processes import GMMProcess
-from noisesearch.verifiers import VERIFIERS, CallableVerifier
+from noisesearch.verifiers import CallableVerifier
 
 
 class NaNGMM(GMMProcess):

@@ -10,8 +10,9 @@ from tiny_pipelines import tiny_dit, tiny_flux, tiny_sd, tiny_sd3, tiny_sdxl, wr
 import noisesearch as ns
 from noisesearch.algorithms import ALGORITHMS
 from noisesearch.algorithms.trajectory import sample
+from noisesearch.catalogue import load_process
 from noisesearch.cli import main
-from noisesearch.processes import StableDiffusionProcess, load_process
+from noisesearch.processes import StableDiffusionProcess
 
 PROMPTS = ["a cat", "a dog"]
 FLOW_SIZES = {"height": 16, "width": 16, "max_sequence_length": 16}

@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from tiny_pipelines import write_tiny_clip
 
+from noisesearch.catalogue import VERIFIERS, load_verifier
 from noisesearch.errors import InputError
-from noisesearch.shapes_data import draw
-from noisesearch.verifiers import VERIFIERS, load_verifier
 from noisesearch.verifiers.ensemble import Ensemble, mean_rank, parse_spec
 from noisesearch.verifiers.pickscore import PickScore
 from noisesearch.verifiers.preprocess import ImageTransform
+from noisesearch.worlds.shapes.scenes import draw
 
 LABELS = {0: "cat", 1: "dog", 2: "tench, Tinca tinca", 3: "crane", 4: "crane"}
 

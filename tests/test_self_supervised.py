@@ -6,9 +6,8 @@ import torch
 from tiny_pipelines import tiny_sd, write_tiny_clip
 
 import noisesearch as ns
+from noisesearch.catalogue import bind, load_process, load_verifier
 from noisesearch.errors import RunError
-from noisesearch.processes import load_process
-from noisesearch.verifiers import bind, load_verifier
 
 
 @pytest.fixture(scope="module")

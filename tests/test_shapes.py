@@ -6,22 +6,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from make_shapes_prompts import make_benchmark_prompts
+from shapes_training_data import draw_batch
 
 from noisesearch.errors import InputError
-from noisesearch.judges.shapes_oracle import ShapesOracle, check, parse_image
-from noisesearch.shapes_data import (
-    CATEGORIES,
-    PROMPTS_FILE,
-    SPLITS,
-    draw,
-    draw_batch,
-    make_benchmark_prompts,
-    parse_prompt,
-    random_prompt,
-    rng_for,
-    satisfies,
-)
-from noisesearch.shapes_text import UNK_ID, build_tokenizer, check_vocabulary
+from noisesearch.worlds.shapes.oracle import ShapesOracle, check, parse_image
+from noisesearch.worlds.shapes.prompts import CATEGORIES, parse_prompt
+from noisesearch.worlds.shapes.rules import satisfies
+from noisesearch.worlds.shapes.scenes import draw, random_prompt, rng_for
+from noisesearch.worlds.shapes.suite import PROMPTS_FILE, SPLITS
+from noisesearch.worlds.shapes.tokenizer import UNK_ID, build_tokenizer, check_vocabulary
 
 
 def test_scene_generator_is_deterministic_and_keyed():

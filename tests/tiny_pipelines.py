@@ -102,7 +102,7 @@ def write_tiny_clip(folder: Path) -> Path:
     CLIP image processor for 32x32 inputs, saved as safetensors to ``folder``."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
-    from noisesearch.shapes_text import save_tokenizer, vocabulary
+    from noisesearch.worlds.shapes.tokenizer import save_tokenizer, vocabulary
 
     torch.manual_seed(0)
     config = CLIPConfig(

@@ -15,7 +15,8 @@ from pathlib import Path
 import noisesearch as ns
 from noisesearch.algorithms.trajectory import draw_noises, sample, trajectory_keys
 from noisesearch.images import labelled_grid
-from noisesearch.shapes_data import CATEGORIES, benchmark_prompts, prompt_category
+from noisesearch.worlds.shapes.prompts import CATEGORIES, prompt_category
+from noisesearch.worlds.shapes.suite import benchmark_prompts
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,12 +22,12 @@ import torch.nn.functional as F
 from common import Progress, noised, resume, save_checkpoint, step_generator, train_step
 from safetensors.torch import save_file
 
-from noisesearch.digits_data import load_digits_16
-from noisesearch.processes.digits_unet import (
+from noisesearch.worlds import WEIGHTS_DIR
+from noisesearch.worlds.digits.data import load_digits_16
+from noisesearch.worlds.digits.model import (
     NULL_CLASS,
     SCHEDULER_CONFIG,
     UNET_CONFIG,
-    WEIGHTS_DIR,
     build_scheduler,
     build_unet,
 )

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from common import step_generator
 from safetensors.torch import save_file
 
-from noisesearch.digits_data import load_digits_16
-from noisesearch.digits_nets import NETS, WEIGHTS_DIR
+from noisesearch.worlds import WEIGHTS_DIR
+from noisesearch.worlds.digits.classifiers import NETS
+from noisesearch.worlds.digits.data import load_digits_16
 
 
 def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

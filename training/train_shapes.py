@@ -5,7 +5,7 @@
     python training/train_shapes.py --export-only   # write the weights from the last checkpoint
 
 The UNet and the text encoder are trained jointly with the epsilon-prediction DDPM loss
-(Ho et al. 2020, Eq. 14) on freshly drawn scenes (``noisesearch.shapes_data``; scene
+(Ho et al. 2020, Eq. 14) on freshly drawn scenes (``shapes_training_data.draw_batch``; scene
 ``(seed, "scene", step * batch + j)``, so every step sees new scenes and a resumed run the
 same ones). The caption is replaced by "" with probability 0.1, so the model also learns
 the unconditional score for classifier-free guidance (Ho & Salimans 2022). It trains on a GPU when one is
@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from common import Progress, noised, resume, save_checkpoint, step_generator, train_step
+from shapes_training_data import draw_batch
 
-from noisesearch.processes.shapes_model import (
+from noisesearch.worlds.shapes.model import (
     MODEL_DIR,
     SCHEDULER_CONFIG,
     TEXT_CONFIG,
@@ -33,7 +34,6 @@ from noisesearch.processes.shapes_model import (
     build_scheduler,
     save_model,
 )
-from noisesearch.shapes_data import draw_batch
 
 ROOT = Path(__file__).resolve().parent
 
@@ -45,7 +45,7 @@ def export(ema, args, step: int) -> None:
         "scheduler": SCHEDULER_CONFIG,
         "training": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
                      if k not in ("checkpoints", "out", "export_only")} | {"trained_steps": step},
-        "data": "noisesearch.shapes_data scenes (seed, 'scene', index), images scaled to [-1, 1]",
+        "data": "noisesearch.worlds.shapes.scenes (seed, 'scene', index), images scaled to [-1, 1]",
         "parameters": sum(p.numel() for p in ema.parameters()),
     }
     save_model(ema, args.out, card)

@@ -8,7 +8,7 @@ batch's image-caption similarities) on freshly drawn scenes, with two changes fo
 compositional prompts:
 
 - pairs that are in fact true (another caption of the batch that the image also shows,
-  decided by ``shapes_data.satisfies`` on the scene's objects) are masked out of the
+  decided by ``rules.satisfies`` on the scene's objects) are masked out of the
   negatives;
 - every image also gets ``--hard`` hard-negative captions, the true caption with one slot
   changed (a colour, a shape, the count, the relation, or the two objects' colours
@@ -31,11 +31,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from common import Progress, resume, save_checkpoint, step_generator, train_step
+from shapes_training_data import hard_negatives
 
-from noisesearch.processes.shapes_model import CLIP_DIR, TEXT_CONFIG
-from noisesearch.shapes_data import draw, hard_negatives, rng_for, satisfies
-from noisesearch.shapes_text import MAX_LENGTH, build_tokenizer
 from noisesearch.verifiers.clip import features
+from noisesearch.worlds.shapes.model import TEXT_CONFIG
+from noisesearch.worlds.shapes.rules import satisfies
+from noisesearch.worlds.shapes.scenes import draw, rng_for
+from noisesearch.worlds.shapes.tokenizer import MAX_LENGTH, build_tokenizer
+from noisesearch.worlds.shapes.verifier import CLIP_DIR
 
 ROOT = Path(__file__).resolve().parent
 VISION_CONFIG = dict(image_size=32, patch_size=4, hidden_size=96, intermediate_size=384,

@@ -1,16 +1,17 @@
 """noisesearch: inference-time scaling for diffusion models by searching over noise."""
 
 from .algorithms import ALGORITHMS, Algorithm, ProblemResult, SearchResult, load_algorithm
-from .judges import JUDGES, Judge, load_judge
+from .catalogue import JUDGES, MODELS, SUITES, VERIFIERS, load_judge, load_process, load_suite, load_verifier
+from .judges import Judge
 from .ledger import Ledger
-from .processes import PROCESSES, DenoisingProcess, load_process
+from .processes import DenoisingProcess
 from .search import search
-from .verifiers import VERIFIERS, Verifier, load_verifier
+from .verifiers import Verifier
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ALGORITHMS", "JUDGES", "PROCESSES", "VERIFIERS", "Algorithm", "DenoisingProcess", "Judge",
+    "ALGORITHMS", "JUDGES", "MODELS", "SUITES", "VERIFIERS", "Algorithm", "DenoisingProcess", "Judge",
     "Ledger", "ProblemResult", "SearchResult", "Verifier", "load_algorithm", "load_judge",
-    "load_process", "load_verifier", "search", "__version__",
+    "load_process", "load_suite", "load_verifier", "search", "__version__",
 ]

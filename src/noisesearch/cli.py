@@ -15,12 +15,21 @@ import click
 from .algorithms import ALGORITHMS, load_algorithm, parse_options
 from .algorithms.base import option_fields
 from .algorithms.stepwise import StepwiseSearch
+from .catalogue import (
+    DEFAULT_JUDGES,
+    JUDGES,
+    MODELS,
+    SUITES,
+    VERIFIERS,
+    load_judge,
+    load_process,
+    load_verifier,
+    model_entry,
+)
 from .errors import InputError, RunError, unknown
 from .executors import EXECUTORS
-from .judges import DEFAULT_JUDGES, JUDGES, SetJudge, load_judge
-from .processes import PROCESSES, load_process, model_entry
+from .judges import SetJudge
 from .search_run import SearchWorker, judge_stored_set, search_to_folder
-from .verifiers import VERIFIERS, load_verifier
 
 DEFAULT_GENERATIONS = 16  # budget when neither --budget nor n is given
 
@@ -268,14 +277,12 @@ def list_() -> None:
     """Models, samplers, verifiers, judges and algorithms, with their options."""
     click.echo("models (--model; samplers: ode = DDIM eta=0, the Euler step for flow models; sde = DDIM "
                "eta=1, the flow posterior for flow models):")
-    for name, entry in PROCESSES.items():
+    for name, entry in MODELS.items():
         opts = ", ".join(f"{k}={v}" for k, v in entry["options"].items())
         click.echo(f"  {name:<20} {entry['summary']}\n  {'':<20} options: {opts}")
     click.echo("verifiers (--verifier; also any Python callable from the API):")
     for name, entry in VERIFIERS.items():
         click.echo(f"  {name:<20} {entry['summary']}")
-    from .bench import SUITES
-
     click.echo("suites (bench --suite):")
     for name, suite in SUITES.items():
         click.echo(f"  {name:<20} {suite.summary}; verifier {suite.verifier}, judges "

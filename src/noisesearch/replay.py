@@ -9,11 +9,10 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from .algorithms.trajectory import replay_noises
+from .catalogue import bind, load_process, load_verifier
 from .errors import InputError
 from .images import is_image_batch, png_bytes
-from .processes import load_process
 from .runs import read_results
-from .verifiers import bind, load_verifier
 
 
 @dataclass

@@ -8,9 +8,10 @@ from typing import Any
 import torch
 
 from .algorithms import Algorithm, ProblemResult, SearchResult, load_algorithm
-from .judges import DEFAULT_JUDGES, Judge, SetJudge, load_judge
-from .processes import DenoisingProcess, load_process
-from .verifiers import Verifier, bind, load_verifier
+from .catalogue import DEFAULT_JUDGES, bind, load_judge, load_process, load_verifier
+from .judges import Judge, SetJudge
+from .processes import DenoisingProcess
+from .verifiers import Verifier
 
 
 def search(process: str | DenoisingProcess, verifier: str | Callable | Verifier,

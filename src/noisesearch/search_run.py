@@ -21,10 +21,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .algorithms import Algorithm, ProblemResult, load_algorithm
+from .catalogue import load_judge, load_process, load_verifier
 from .errors import InputError
 from .executors import execute
-from .judges import Judge, SetJudge, load_judge
-from .processes import DenoisingProcess, load_process
+from .judges import Judge, SetJudge
+from .processes import DenoisingProcess
 from .runs import (
     drop_partial_line,
     load_winner,
@@ -36,7 +37,7 @@ from .runs import (
     write_problem,
 )
 from .search import search, set_metrics
-from .verifiers import Verifier, load_verifier
+from .verifiers import Verifier
 
 # what decides a run's results: a folder is resumed only when these agree
 RESUMED_KEYS = ("model", "process", "verifier", "algorithm", "options", "budget", "seed", "conditions",

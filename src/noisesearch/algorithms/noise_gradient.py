@@ -76,7 +76,7 @@ class NoiseGradient(InitialNoiseSearch):
         if not process.differentiable:
             raise InputError(f"noise-gradient needs a differentiable process; {process.name!r} is not")
         if not verifier.differentiable:
-            from ..verifiers import VERIFIERS
+            from ..catalogue import VERIFIERS
 
             names = [n for n, e in VERIFIERS.items() if e.get("differentiable")]
             raise InputError(f"noise-gradient needs a differentiable verifier; {verifier.name!r} is not; "

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
+from ..catalogue import load_suite
 from ..images import display_scale, to_pil
 from .cells import Cell, read_images
-from .suites import load_suite
 from .tables import (
     cell_stats,
     group_table,

@@ -14,14 +14,14 @@ from tqdm.auto import tqdm
 
 from ..algorithms import load_algorithm
 from ..batching import chunks
+from ..catalogue import bind, load_judge, load_process, load_suite, load_verifier
 from ..errors import InputError
 from ..images import is_image_batch
-from ..judges import Judge, SetJudge, load_judge
-from ..processes import DenoisingProcess, load_process
+from ..judges import Judge, SetJudge
+from ..processes import DenoisingProcess
 from ..search import search, set_metrics
-from ..verifiers import Verifier, bind, load_verifier
+from ..verifiers import Verifier
 from .cells import Cell, is_done, plan_cells, read_cell, write_cell
-from .suites import load_suite
 
 
 @dataclass

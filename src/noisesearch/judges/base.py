@@ -1,4 +1,4 @@
-"""The per-sample judge interface."""
+"""The judge interfaces: per-sample (``Judge``) and of a whole set of samples (``SetJudge``)."""
 
 from __future__ import annotations
 
@@ -14,4 +14,13 @@ class Judge:
     name: str = "judge"
 
     def evaluate(self, images: torch.Tensor, conditions: Sequence[Any]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
+class SetJudge:
+    """A judge of a whole set of samples: ``evaluate_set(images, conditions) -> {metric: float}``."""
+
+    name: str = "set-judge"
+
+    def evaluate_set(self, images: torch.Tensor, conditions: Sequence[Any]) -> dict[str, float]:
         raise NotImplementedError

@@ -4,7 +4,7 @@
 
 The checkpoint is a hub id or a local folder holding a ``CLIPModel`` (safetensors weights
 only), its tokenizer and its image processor's config; ``shapes-clip`` is this verifier on
-the embedded folder ``weights/shapes_clip`` (``shapes_model.CLIP_DIR``). Images are
+the embedded folder ``weights/shapes_clip`` (``worlds/shapes/verifier.py``). Images are
 resized (shortest edge, bicubic), centre-cropped and normalised as the processor's config
 says, in torch (``preprocess.ImageTransform``), so the score is differentiable in the image.
 ``CLIPImageVerifier`` (loading, preprocessing, unit image embeddings) is shared with

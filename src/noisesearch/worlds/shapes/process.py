@@ -1,5 +1,5 @@
 """The embedded shapes model as a process: text-to-image DDIM with classifier-free guidance
-(``guided.py``; the empty prompt is the unconditional branch)."""
+(``processes/guided.py``; the empty prompt is the unconditional branch)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError
-from ..shapes_data import parse_prompt
-from ..shapes_text import check_vocabulary
-from .guided import GuidedProcess
-from .shapes_model import build_scheduler, load_model
+from ...errors import InputError
+from ...processes.guided import GuidedProcess
+from .model import build_scheduler, load_model
+from .prompts import parse_prompt
+from .tokenizer import check_vocabulary
 
 DEFAULT_STEPS = 25
 DEFAULT_GUIDANCE = 3.0
@@ -20,7 +20,7 @@ DEFAULT_SAMPLER = "sde"
 
 
 class ShapesProcess(GuidedProcess):
-    """32x32 RGB scenes of coloured shapes from a prompt (see ``shapes_data`` for the templates)."""
+    """32x32 RGB scenes of coloured shapes from a prompt (see ``prompts.py`` for the templates)."""
 
     name = "shapes"
     sample_shape = (3, 32, 32)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ..batching import fixed_shape_map
-from ..digits_nets import load_net
-from ..errors import InputError
-from .base import Verifier
+from ...batching import fixed_shape_map
+from ...errors import InputError
+from ...verifiers.base import Verifier
+from .classifiers import load_net
 
 OUTPUTS = ("logprob", "prob")
 

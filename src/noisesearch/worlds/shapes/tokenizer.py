@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import InputError
-from .shapes_data import COLORS, NUMBERS, PLURALS, SHAPES, prompt_words
+from ...errors import InputError
+from .prompts import COLORS, NUMBERS, PLURALS, SHAPES, prompt_words
 
 SPECIAL = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)

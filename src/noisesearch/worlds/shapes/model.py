@@ -12,12 +12,11 @@ from pathlib import Path
 
 import torch
 
-from ..hf import quiet
-from ..shapes_text import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, vocabulary
+from ...hf import quiet
+from .. import WEIGHTS_DIR
+from .tokenizer import BOS_ID, EOS_ID, MAX_LENGTH, PAD_ID, build_tokenizer, vocabulary
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MODEL_DIR = WEIGHTS_DIR / "shapes"
-CLIP_DIR = WEIGHTS_DIR / "shapes_clip"  # the shapes-clip verifier, a CLIPModel folder
 
 UNET_CONFIG = dict(
     sample_size=32,
@@ -90,8 +89,6 @@ class ShapesModel(torch.nn.Module):
 
 def build_model() -> ShapesModel:
     """A freshly initialised shapes model (random weights)."""
-    from ..shapes_text import build_tokenizer
-
     return ShapesModel(build_unet(), build_text_encoder(), build_tokenizer())
 
 

@@ -12,7 +12,7 @@ the objects can be read exactly instead:
    triangle) fitted to its bounding box that overlaps it best (intersection over union),
    or a blob when even the best overlaps less than ``MIN_IOU`` or the object is larger
    than ``MAX_AREA``; its position is its centroid;
-4. ``shapes_data.satisfies`` decides the prompt on these objects, by the same rules that
+4. ``rules.satisfies`` decides the prompt on these objects, by the same rules that
    give a drawn scene's ground truth.
 
 It is a judge only: the search never sees it.
@@ -27,8 +27,10 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ..shapes_data import COLORS, SHAPES, SceneObject, object_mask, parse_prompt, satisfies
-from .base import Judge
+from ...judges.base import Judge
+from .prompts import COLORS, SHAPES, parse_prompt
+from .rules import SceneObject, satisfies
+from .scenes import object_mask
 
 MIN_AREA = 16  # half the smallest object drawn (32 pixels)
 MIN_IOU = 0.7  # a component that fits no template this well is a blob, which no prompt names
@@ -39,7 +41,7 @@ MIXED = "mixed"  # like a blob, named by no prompt
 FOREGROUND = 0.4  # a pixel whose brightest channel is below this is background
 UNIT_COLORS = np.array(list(COLORS.values()), dtype=np.float32)
 UNIT_COLORS /= np.linalg.norm(UNIT_COLORS, axis=1, keepdims=True)
-SQUARE_FILL = 0.85  # shapes_data draws a square at 0.85 of its box
+SQUARE_FILL = 0.85  # scenes.py draws a square at 0.85 of its box
 
 
 def to_array(image: torch.Tensor | np.ndarray) -> np.ndarray:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from diffusers import DDPMScheduler, UNet2DModel
 from safetensors.torch import load_file
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+from .. import WEIGHTS_DIR
+
 NULL_CLASS = 10  # the class embedding used for the unconditional branch of guidance
 
 UNET_CONFIG = dict(
@@ -52,9 +52,3 @@ def load_unet(path: Path | None = None) -> UNet2DModel:
     unet = build_unet()
     unet.load_state_dict(load_file(str(path)))
     return unet.eval().requires_grad_(False)
-
-
-def model_card() -> dict:
-    """The metadata written beside the weights by the training script, if present."""
-    card = WEIGHTS_DIR / "digits_unet.json"
-    return json.loads(card.read_text()) if card.exists() else {}

@@ -1,5 +1,5 @@
 """The embedded digits model as a process: class-conditional DDIM with classifier-free guidance
-(``guided.py``; the null class 10 is the unconditional branch)."""
+(``processes/guided.py``; the null class 10 is the unconditional branch)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError
-from .digits_unet import NULL_CLASS, build_scheduler, load_unet
-from .guided import GuidedProcess
+from ...errors import InputError
+from ...processes.guided import GuidedProcess
+from .model import NULL_CLASS, build_scheduler, load_unet
 
 DEFAULT_STEPS = 25
 DEFAULT_GUIDANCE = 1.0

@@ -7,13 +7,11 @@ digits data, so that the judge is an independent opinion of what search optimise
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+from .. import WEIGHTS_DIR
 
 
 class VerifierNet(nn.Module):
