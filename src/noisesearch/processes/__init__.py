@@ -7,11 +7,13 @@ from typing import Any
 from ..errors import InputError, unknown
 from . import shapes
 from .base import DenoisingProcess
-from .ddim_pipelines import DiTProcess, StableDiffusionProcess, StableDiffusionXLProcess
-from .digits import DEFAULT_GUIDANCE, DEFAULT_STEPS, DigitsProcess
-from .flow_pipelines import FluxProcess, StableDiffusion3Process
-from .gmm import FlowGMMProcess, GMMProcess
-from .shapes import ShapesProcess
+from .ddim_pipelines import dit_process, sd_process, sdxl_process
+from .denoiser import Denoiser
+from .digits import DEFAULT_GUIDANCE, DEFAULT_STEPS, digits_process
+from .flow_pipelines import flux_process, sd3_process
+from .gmm import flow_gmm_process, gmm_process
+from .sampler import Sampler, Schedule
+from .shapes import shapes_process
 
 PIPELINE_OPTIONS = {"steps": "the pipeline's", "sampler": "ode (ode|sde)", "guidance": "the pipeline's",
                     "height": "the pipeline's", "width": "the pipeline's", "dtype": "fp32 (fp32|fp16|bf16)",
@@ -28,7 +30,7 @@ CLIP_L = "clip:openai/clip-vit-large-patch14"
 
 PROCESSES: dict[str, dict[str, Any]] = {
     "shapes": {
-        "factory": ShapesProcess,
+        "factory": shapes_process,
         "summary": "embedded text-to-image 32x32 shapes (diffusers UNet2DConditionModel + CLIPTextModel); "
                    "prompts like 'a red circle above a blue square'",
         "options": {"steps": shapes.DEFAULT_STEPS, "sampler": f"{shapes.DEFAULT_SAMPLER} (ode|sde)",
@@ -36,36 +38,36 @@ PROCESSES: dict[str, dict[str, Any]] = {
         "verifier": "shapes-clip",
     },
     "digits": {
-        "factory": DigitsProcess,
+        "factory": digits_process,
         "summary": "embedded class-conditional 16x16 digits (diffusers UNet2DModel); conditions 0-9",
         "options": {"steps": DEFAULT_STEPS, "sampler": "sde (ode|sde)", "guidance": DEFAULT_GUIDANCE},
         "verifier": "digits-classifier",
     },
     "flow-gmm": {
-        "factory": FlowGMMProcess,
+        "factory": flow_gmm_process,
         "summary": "the same mixture on the rectified-flow path with its exact velocity (flow-matching "
                    "sampler); conditions as gmm",
         "options": {"dim": 2, "components": 3, "mixture_seed": 0, "steps": 50, "sampler": "sde (ode|sde)"},
         "verifier": "brightness",
     },
-    "sd": pipeline_entry(StableDiffusionProcess, "StableDiffusionPipeline",
+    "sd": pipeline_entry(sd_process, "StableDiffusionPipeline",
                          "Stable Diffusion 1.x/2.x (diffusers, DDIM on latents): sd:<hub id or folder>",
                          CLIP_L),
-    "sdxl": pipeline_entry(StableDiffusionXLProcess, "StableDiffusionXLPipeline",
+    "sdxl": pipeline_entry(sdxl_process, "StableDiffusionXLPipeline",
                            "SDXL (diffusers, DDIM on latents): sdxl:<hub id or folder>", CLIP_L),
-    "dit": {"factory": DiTProcess, "argument": "a hub id or a folder of a DiTPipeline",
+    "dit": {"factory": dit_process, "argument": "a hub id or a folder of a DiTPipeline",
             "summary": "DiT, class-conditional (diffusers, DDIM on latents): dit:<hub id or folder>; "
                        "conditions: ImageNet class index or label",
             "options": {k: v for k, v in PIPELINE_OPTIONS.items() if k not in ("height", "width")},
             "verifier": "classifier:google/vit-base-patch16-224"},
-    "sd3": pipeline_entry(StableDiffusion3Process, "StableDiffusion3Pipeline",
+    "sd3": pipeline_entry(sd3_process, "StableDiffusion3Pipeline",
                           "Stable Diffusion 3 (diffusers, flow matching): sd3:<hub id or folder>", CLIP_L,
                           max_sequence_length="the pipeline's"),
-    "flux": pipeline_entry(FluxProcess, "FluxPipeline",
+    "flux": pipeline_entry(flux_process, "FluxPipeline",
                            "FLUX (diffusers, flow matching, packed latents): flux:<hub id or folder>", CLIP_L,
                            max_sequence_length="the pipeline's"),
     "gmm": {
-        "factory": GMMProcess,
+        "factory": gmm_process,
         "summary": "analytic Gaussian mixture with exact score; conditions: component index or 'any'",
         "options": {"dim": 2, "components": 3, "mixture_seed": 0, "steps": 50, "sampler": "sde (ode|sde)"},
         "verifier": "brightness",
@@ -98,7 +100,6 @@ def load_process(spec: str, **options: Any) -> DenoisingProcess:
     return entry["factory"](argument, **options) if argument else entry["factory"](**options)
 
 
-__all__ = ["DenoisingProcess", "DigitsProcess", "FlowGMMProcess", "GMMProcess", "ShapesProcess",
-           "StableDiffusionProcess", "StableDiffusionXLProcess", "DiTProcess", "StableDiffusion3Process",
-           "FluxProcess",
-           "PROCESSES", "load_process", "model_entry"]
+__all__ = ["DenoisingProcess", "Denoiser", "Sampler", "Schedule", "digits_process", "dit_process",
+           "flow_gmm_process", "flux_process", "gmm_process", "sd3_process", "sd_process", "sdxl_process",
+           "shapes_process", "PROCESSES", "load_process", "model_entry"]
