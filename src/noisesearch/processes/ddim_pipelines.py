@@ -77,8 +77,8 @@ class StableDiffusionDenoiser(PipelineDenoiser):
         self.sample_shape = (pipe.unet.config.in_channels, self.height // scale, self.width // scale)
 
     def options(self) -> dict[str, Any]:
-        return {"guidance": self.guidance, "height": self.height, "width": self.width, "dtype": self.dtype_name,
-                "offload": self.offload}
+        return {"guidance": self.guidance, "height": self.height, "width": self.width,
+                "dtype": self.dtype_name, "offload": self.offload}
 
     def schedule_for(self, steps: int) -> Schedule:
         """The DDIM scheduler's timesteps for ``steps`` steps, then its final alpha."""
@@ -158,9 +158,10 @@ class DiTDenoiser(StableDiffusionDenoiser):
     denoiser_name = "transformer"
     null_class = 1000  # the class DiTPipeline gives the unconditional branch
 
-    def __init__(self, source: Any, guidance: float | None = None, micro_batch: int = 8, device: str = "cpu",
-                 dtype: str = "fp32", offload: bool = False) -> None:
-        super().__init__(source, guidance, micro_batch=micro_batch, device=device, dtype=dtype, offload=offload)
+    def __init__(self, source: Any, guidance: float | None = None, micro_batch: int = 8,
+                 device: str = "cpu", dtype: str = "fp32", offload: bool = False) -> None:
+        super().__init__(source, guidance, micro_batch=micro_batch, device=device, dtype=dtype,
+                         offload=offload)
 
     def load_options(self) -> dict[str, Any]:
         return {}
@@ -204,29 +205,31 @@ def ddim_process(denoiser: StableDiffusionDenoiser, steps: int | None, sampler: 
     """The denoiser under DDIM on its scheduler's timesteps (``steps`` default to the pipeline's)."""
     config = denoiser.scheduler.config
     clip_x0 = float(config.clip_sample_range) if config.clip_sample else None  # keeping the model's eps
-    sampling = Sampler(sampler, denoiser.schedule_for, pipeline_steps(denoiser.pipe, steps), clip_x0=clip_x0,
-                       clipped_eps=False)
+    steps = pipeline_steps(denoiser.pipe, steps)
+    sampling = Sampler(sampler, denoiser.schedule_for, steps, clip_x0=clip_x0, clipped_eps=False)
     return DenoisingProcess(denoiser, sampling)
 
 
-def sd_process(source: Any, steps: int | None = None, sampler: str = "ode", guidance: float | None = None,
-               height: int | None = None, width: int | None = None, micro_batch: int = 8, device: str = "cpu",
-               dtype: str = "fp32", offload: bool = False) -> DenoisingProcess:
+def sd_process(source: Any, steps: int | None = None, sampler: str = "ode",
+               guidance: float | None = None, height: int | None = None, width: int | None = None,
+               micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
+               offload: bool = False) -> DenoisingProcess:
     """Stable Diffusion 1.x/2.x from a ``StableDiffusionPipeline`` (a folder, a hub id or the pipeline)."""
     denoiser = StableDiffusionDenoiser(source, guidance, height, width, micro_batch, device, dtype, offload)
     return ddim_process(denoiser, steps, sampler)
 
 
-def sdxl_process(source: Any, steps: int | None = None, sampler: str = "ode", guidance: float | None = None,
-                 height: int | None = None, width: int | None = None, micro_batch: int = 8, device: str = "cpu",
-                 dtype: str = "fp32", offload: bool = False) -> DenoisingProcess:
+def sdxl_process(source: Any, steps: int | None = None, sampler: str = "ode",
+                 guidance: float | None = None, height: int | None = None, width: int | None = None,
+                 micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
+                 offload: bool = False) -> DenoisingProcess:
     """SDXL from a ``StableDiffusionXLPipeline`` (a folder, a hub id or the pipeline)."""
     denoiser = StableDiffusionXLDenoiser(source, guidance, height, width, micro_batch, device, dtype, offload)
     return ddim_process(denoiser, steps, sampler)
 
 
-def dit_process(source: Any, steps: int | None = None, sampler: str = "ode", guidance: float | None = None,
-                micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
+def dit_process(source: Any, steps: int | None = None, sampler: str = "ode",
+                guidance: float | None = None, micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
                 offload: bool = False) -> DenoisingProcess:
     """DiT from a ``DiTPipeline`` (a folder, a hub id or the pipeline)."""
     return ddim_process(DiTDenoiser(source, guidance, micro_batch, device, dtype, offload), steps, sampler)

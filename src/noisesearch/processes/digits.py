@@ -1,4 +1,4 @@
-"""The embedded digits model as a process: class-conditional DDIM with classifier-free guidance
+"""The embedded digits model as a denoiser, and its process: class-conditional DDIM with guidance
 (``guided.py``; the null class 10 is the unconditional branch)."""
 
 from __future__ import annotations

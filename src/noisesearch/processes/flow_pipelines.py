@@ -56,7 +56,8 @@ class FlowPipelineDenoiser(PipelineDenoiser):
 
     def options(self) -> dict[str, Any]:
         return {"guidance": self.guidance, "height": self.height, "width": self.width,
-                "max_sequence_length": self.max_sequence_length, "dtype": self.dtype_name, "offload": self.offload}
+                "max_sequence_length": self.max_sequence_length, "dtype": self.dtype_name,
+                "offload": self.offload}
 
     def check_size(self, multiple: int) -> None:
         if self.height % multiple or self.width % multiple:
@@ -195,24 +196,25 @@ class StableDiffusion3Denoiser(FlowPipelineDenoiser):
 
 def flow_process(denoiser: FlowPipelineDenoiser, steps: int | None, sampler: str) -> DenoisingProcess:
     """The denoiser under DDIM on its scheduler's flow schedule (``steps`` default to the pipeline's)."""
-    return DenoisingProcess(denoiser, Sampler(sampler, denoiser.schedule_for, pipeline_steps(denoiser.pipe, steps)))
+    sampling = Sampler(sampler, denoiser.schedule_for, pipeline_steps(denoiser.pipe, steps))
+    return DenoisingProcess(denoiser, sampling)
 
 
-def flux_process(source: Any, steps: int | None = None, sampler: str = "ode", guidance: float | None = None,
-                 height: int | None = None, width: int | None = None, max_sequence_length: int | None = None,
-                 micro_batch: int = 4, device: str = "cpu", dtype: str = "fp32",
-                 offload: bool = False) -> DenoisingProcess:
+def flux_process(source: Any, steps: int | None = None, sampler: str = "ode",
+                 guidance: float | None = None, height: int | None = None, width: int | None = None,
+                 max_sequence_length: int | None = None, micro_batch: int = 4, device: str = "cpu",
+                 dtype: str = "fp32", offload: bool = False) -> DenoisingProcess:
     """FLUX from a ``FluxPipeline`` (a folder, a hub id or the pipeline)."""
     denoiser = FluxDenoiser(source, guidance, height, width, max_sequence_length, micro_batch, device, dtype,
                             offload)
     return flow_process(denoiser, steps, sampler)
 
 
-def sd3_process(source: Any, steps: int | None = None, sampler: str = "ode", guidance: float | None = None,
-                height: int | None = None, width: int | None = None, max_sequence_length: int | None = None,
-                micro_batch: int = 4, device: str = "cpu", dtype: str = "fp32",
-                offload: bool = False) -> DenoisingProcess:
+def sd3_process(source: Any, steps: int | None = None, sampler: str = "ode",
+                guidance: float | None = None, height: int | None = None, width: int | None = None,
+                max_sequence_length: int | None = None, micro_batch: int = 4, device: str = "cpu",
+                dtype: str = "fp32", offload: bool = False) -> DenoisingProcess:
     """Stable Diffusion 3 from a ``StableDiffusion3Pipeline`` (a folder, a hub id or the pipeline)."""
-    denoiser = StableDiffusion3Denoiser(source, guidance, height, width, max_sequence_length, micro_batch, device,
-                                        dtype, offload)
+    denoiser = StableDiffusion3Denoiser(source, guidance, height, width, max_sequence_length, micro_batch,
+                                        device, dtype, offload)
     return flow_process(denoiser, steps, sampler)

@@ -13,6 +13,7 @@ rectified-flow path x_t = (1 - t) x_0 + t eps with its exact velocity (a flow sc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -152,7 +153,8 @@ def gmm_process(means: torch.Tensor | None = None, stds: torch.Tensor | None = N
     """Exact-score Gaussian mixture under VP diffusion (cosine schedule), sampled with DDIM."""
     denoiser = MixtureEps(means, stds, weights, dim, components, mixture_seed, micro_batch, device)
     schedule = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
-    return DenoisingProcess(denoiser, Sampler(sampler, spaced_vp_schedule(schedule.alphas_cumprod), steps))
+    sampling = Sampler(sampler, partial(spaced_vp_schedule, schedule.alphas_cumprod), steps)
+    return DenoisingProcess(denoiser, sampling)
 
 
 def uniform_flow_schedule(steps: int) -> Schedule:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -72,4 +73,4 @@ class GuidedPixelDenoiser(Denoiser):
 
 def pixel_sampler(sampler: str, alphas_cumprod: torch.Tensor, steps: int) -> Sampler:
     """DDIM on evenly spaced timesteps of the training schedule, x0_hat clipped to the pixel range."""
-    return Sampler(sampler, spaced_vp_schedule(alphas_cumprod), steps, clip_x0=1.0)
+    return Sampler(sampler, partial(spaced_vp_schedule, alphas_cumprod), steps, clip_x0=1.0)

@@ -99,13 +99,14 @@ def vp_schedule(alphas_cumprod: torch.Tensor, timesteps: torch.Tensor,
                 final_alpha: torch.Tensor | None = None) -> Schedule:
     """The VP schedule at ``timesteps``: a_t = alphas_cumprod[t], then ``final_alpha`` (1 unless
     given) for the clean sample."""
-    final = torch.ones(1, dtype=torch.float64) if final_alpha is None else final_alpha.to(torch.float64).reshape(1)
+    final = torch.ones(1) if final_alpha is None else final_alpha.reshape(1)
+    final = final.to(torch.float64)
     return Schedule(torch.cat([alphas_cumprod.to(torch.float64)[timesteps], final]), timesteps)
 
 
-def spaced_vp_schedule(alphas_cumprod: torch.Tensor) -> Callable[[int], Schedule]:
-    """A schedule builder: ``steps`` evenly spaced timesteps over the training ``alphas_cumprod``."""
-    return lambda steps: vp_schedule(alphas_cumprod, spaced_timesteps(len(alphas_cumprod), steps))
+def spaced_vp_schedule(alphas_cumprod: torch.Tensor, steps: int) -> Schedule:
+    """The VP schedule on ``steps`` evenly spaced timesteps of the training ``alphas_cumprod``."""
+    return vp_schedule(alphas_cumprod, spaced_timesteps(len(alphas_cumprod), steps))
 
 
 def flow_schedule(times: torch.Tensor, timesteps: torch.Tensor | None = None) -> Schedule:

@@ -1,4 +1,4 @@
-"""The embedded shapes model as a process: text-to-image DDIM with classifier-free guidance
+"""The embedded shapes model as a denoiser, and its process: text-to-image DDIM with guidance
 (``guided.py``; the empty prompt is the unconditional branch)."""
 
 from __future__ import annotations
