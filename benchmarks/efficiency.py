@@ -80,7 +80,8 @@ def conditions_for(process: ns.DenoisingProcess, n: int) -> list:
 def measure(name: str, conditions: int, budget: int, max_batch: int, repeats: int) -> None:
     process = ns.load_process(name, **PROCESSES[name])
     verifier = ns.load_verifier(VERIFIERS[name])
-    process.eps = Timer(process.eps)
+    model = process.denoiser
+    model.prediction = Timer(model.prediction)
     verifier._score = Timer(verifier._score)
     conds = conditions_for(process, conditions)
     nfe_budget = budget * process.generation_nfe
@@ -107,13 +108,13 @@ def measure(name: str, conditions: int, budget: int, max_batch: int, repeats: in
             continue
         runs = []  # (search s, model s, verifier s, limit s) of each repeat; the fastest search is kept
         for _ in range(repeats):
-            process.eps.reset()
+            model.prediction.reset()
             verifier._score.reset()
             start = time.perf_counter()
             result = ns.search(process, verifier, conds, algorithm=algo, budget=budget_used, judges=[])
             searched = time.perf_counter() - start
-            width = process.eps.rows / max(1, process.eps.calls)
-            runs.append((searched, process.eps.seconds, verifier._score.seconds))
+            width = model.prediction.rows / max(1, model.prediction.calls)
+            runs.append((searched, model.prediction.seconds, verifier._score.seconds))
         searched, model_s, verifier_s = min(runs)
         nfe = int(result.totals["nfe"])
         limit = min(plain_sampling(process, nfe, max_batch) for _ in range(repeats))

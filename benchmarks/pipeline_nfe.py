@@ -126,13 +126,12 @@ def fastest(fn, repeats: int, device: torch.device) -> float:
 
 
 def measure(name: str, pipeline, options: dict, dtype: str, batch: int, repeats: int, device: str) -> None:
-    from noisesearch.processes.ddim_pipelines import StableDiffusionProcess
-    from noisesearch.processes.flow_pipelines import FluxProcess
+    from noisesearch.processes import flux_process, sd_process
     from noisesearch.processes.pipelines import torch_dtype
 
-    cls = {"sd": StableDiffusionProcess, "flux": FluxProcess}[name]
+    factory = {"sd": sd_process, "flux": flux_process}[name]
     pipeline = pipeline.to(dtype=torch_dtype(dtype))
-    process = cls(pipeline, steps=28, device=device, dtype=dtype, micro_batch=batch, **options)
+    process = factory(pipeline, steps=28, device=device, dtype=dtype, micro_batch=batch, **options)
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -141,13 +140,15 @@ def measure(name: str, pipeline, options: dict, dtype: str, batch: int, repeats:
     with torch.no_grad():
         step = fastest(lambda: process.predict(x, 1, cond), repeats, dev)
         if name == "sd":
-            t = process.timesteps[1].to(dev).expand(2 * batch)
+            t = process.schedule.timesteps[1].to(dev).expand(2 * batch)
             both, embeds = torch.cat([x, x]).to(process.dtype), torch.cat([cond, cond])
-            net = fastest(lambda: process.net(both, t, embeds), repeats, dev)
+            net = fastest(lambda: process.denoiser.net(both, t, embeds), repeats, dev)
         else:
-            net = fastest(lambda: process.velocity(x, 1, cond), repeats, dev)
+            at = process.schedule.at(1)
+            net = fastest(lambda: process.denoiser.prediction(x, at, cond), repeats, dev)
     nfe = batch * process.nfe_per_step
-    params = sum(p.numel() for p in getattr(process.pipe, process.denoiser_name).parameters()) / 1e6
+    network = getattr(process.denoiser.pipe, process.denoiser.denoiser_name)
+    params = sum(p.numel() for p in network.parameters()) / 1e6
     print(f"{name:<5} {dtype:<5} batch {batch}: {1000 * step / nfe:8.1f} ms per NFE, network alone "
           f"{1000 * net / nfe:8.1f} ms (process / network {step / net:.2f}), peak memory "
           f"{peak_memory_mb(dev):8.0f} MiB, {params:.0f} M denoiser parameters")

@@ -24,13 +24,13 @@ from noisesearch.worlds.shapes.suite import benchmark_prompts
 def nfe_seconds(process, batch: int = 64, repeats: int = 5) -> float:
     """Wall time of one UNet evaluation of ``batch`` samples (one NFE each), fastest of ``repeats``."""
     x = torch.zeros(batch, *process.sample_shape)
-    t = process.timesteps[:1].expand(batch)
+    t = process.schedule.timesteps[:1].expand(batch)
     emb = process.encode(["a red circle"] * batch)
     times = []
     with torch.no_grad():
         for _ in range(repeats + 1):
             start = time.perf_counter()
-            process.model.unet(x, t, emb)
+            process.denoiser.model.unet(x, t, emb)
             times.append(time.perf_counter() - start)
     return min(times[1:])
 

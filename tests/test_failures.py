@@ -7,21 +7,23 @@ import noisesearch as ns
 from noisesearch.catalogue import VERIFIERS
 from noisesearch.cli import main
 from noisesearch.errors import RunError
-from noisesearch.processes import GMMProcess
+from noisesearch.processes import DenoisingProcess, gmm_process
+from noisesearch.processes.gmm import MixtureEps
 from noisesearch.verifiers import CallableVerifier
 
 
-class NaNGMM(GMMProcess):
-    def eps(self, x, i, cond):
-        out = super().eps(x, i, cond)
-        if i == 3:
+class NaNMixture(MixtureEps):
+    def prediction(self, x, at, cond):
+        out = super().prediction(x, at, cond)
+        if at.index == 3:
             out[0, 0] = float("nan")
         return out
 
 
 def test_nan_from_the_model_fails_that_candidate_only():
-    result = ns.search(NaNGMM(steps=6), lambda im, c: im.sum(1), [0], n=2)
-    clean = ns.search(GMMProcess(steps=6), lambda im, c: im.sum(1), [0], n=2)
+    faulty = DenoisingProcess(NaNMixture(), gmm_process(steps=6).sampling)
+    result = ns.search(faulty, lambda im, c: im.sum(1), [0], n=2)
+    clean = ns.search(gmm_process(steps=6), lambda im, c: im.sum(1), [0], n=2)
     # candidate 0 (row 0 of the one model call per step) fails; candidate 1 wins as without the fault
     assert result[0].failed == 1 and clean[0].failed == 0
     assert result[0].recipe["candidate"] == 1
@@ -31,7 +33,7 @@ def test_nan_from_the_model_fails_that_candidate_only():
 
 
 def test_nan_scores_are_never_chosen_and_are_counted():
-    clean = ns.search(GMMProcess(steps=4), lambda im, c: im.flatten(1).sum(1), [0, 1], n=8)
+    clean = ns.search(gmm_process(steps=4), lambda im, c: im.flatten(1).sum(1), [0, 1], n=8)
     medians = {p.condition: torch.tensor([s for _, s in p.history], dtype=torch.float64).median()
                for p in clean}
 
@@ -40,7 +42,7 @@ def test_nan_scores_are_never_chosen_and_are_counted():
         high = s > torch.stack([medians[c] for c in conditions])
         return torch.where(high, torch.full_like(s, float("nan")), s)
 
-    result = ns.search(GMMProcess(steps=4), nan_for_high, [0, 1], n=8)
+    result = ns.search(gmm_process(steps=4), nan_for_high, [0, 1], n=8)
     for p, c in zip(result, clean, strict=True):
         scored, threshold = [s for _, s in c.history], medians[c.condition]
         assert p.failed == sum(s > threshold for s in scored) == 4
@@ -52,7 +54,7 @@ def test_nan_scores_are_never_chosen_and_are_counted():
 def test_every_candidate_failing_is_a_clear_error():
     verifier = CallableVerifier(lambda im, c: torch.full((len(im),), float("nan")), name="bad")
     with pytest.raises(RunError, match="every candidate for condition 0 failed"):
-        ns.search(GMMProcess(steps=4), verifier, [0], n=2)
+        ns.search(gmm_process(steps=4), verifier, [0], n=2)
 
 
 @pytest.mark.parametrize("reward, message", [
@@ -62,7 +64,7 @@ def test_every_candidate_failing_is_a_clear_error():
 def test_failing_verifier_is_a_clear_error(reward, message):
     verifier = CallableVerifier(reward, name="bad")
     with pytest.raises(RunError, match=message):
-        ns.search(GMMProcess(steps=4), verifier, [0], n=2)
+        ns.search(gmm_process(steps=4), verifier, [0], n=2)
 
 
 def test_cli_records_a_failing_condition_and_goes_on(capsys, tmp_path, monkeypatch):
@@ -112,9 +114,9 @@ def test_out_of_memory_halves_the_chunk_and_changes_no_result(caplog):
         limit.check(len(images))
         return images.flatten(1).sum(1)
 
-    clean = ns.search(GMMProcess(steps=4), lambda im, c: im.flatten(1).sum(1), [0, 1], n=8, max_batch=16)
+    clean = ns.search(gmm_process(steps=4), lambda im, c: im.flatten(1).sum(1), [0, 1], n=8, max_batch=16)
     with caplog.at_level("WARNING", logger="noisesearch"):
-        result = ns.search(GMMProcess(steps=4), reward, [0, 1], n=8, max_batch=16)
+        result = ns.search(gmm_process(steps=4), reward, [0, 1], n=8, max_batch=16)
     assert comparable(result) == comparable(clean)
     assert result.totals["nfe"] == clean.totals["nfe"] and result.totals["oom_backoffs"] == 3
     assert limit.calls[:3] == [16, 8, 4] and set(limit.calls[3:]) == {2}
@@ -125,13 +127,13 @@ def test_out_of_memory_halves_the_chunk_and_changes_no_result(caplog):
     ]
 
 
-class OutOfMemoryGMM(GMMProcess):
+class OutOfMemoryMixture(MixtureEps):
     """Runs out of memory above 2 rows at the third step only, after two steps were charged."""
 
-    def eps(self, x, i, cond):
-        if i == 2:
+    def prediction(self, x, at, cond):
+        if at.index == 2:
             self.limit.check(len(x))
-        return super().eps(x, i, cond)
+        return super().prediction(x, at, cond)
 
 
 @pytest.mark.parametrize("algorithm, options", [("random", {"n": 4}), ("eps-greedy", {"k": 2})])
@@ -139,13 +141,13 @@ def test_out_of_memory_in_the_model_undoes_the_chunks_charges(algorithm, options
     def reward(im, c):
         return im.flatten(1).sum(1)
 
-    clean = ns.search(GMMProcess(steps=4), reward, [0, 1, 2], algorithm=algorithm, max_batch=8, **options)
-    process = OutOfMemoryGMM(steps=4)
-    process.limit = OutOfMemoryAbove(2)
+    clean = ns.search(gmm_process(steps=4), reward, [0, 1, 2], algorithm=algorithm, max_batch=8, **options)
+    process = DenoisingProcess(OutOfMemoryMixture(), gmm_process(steps=4).sampling)
+    process.denoiser.limit = OutOfMemoryAbove(2)
     result = ns.search(process, reward, [0, 1, 2], algorithm=algorithm, max_batch=8, **options)
     assert comparable(result) == comparable(clean)
     assert result.totals["nfe"] == clean.totals["nfe"]
-    assert result.totals["oom_backoffs"] == 2 and process.limit.calls[:2] == [8, 4]
+    assert result.totals["oom_backoffs"] == 2 and process.denoiser.limit.calls[:2] == [8, 4]
 
 
 def test_out_of_memory_with_one_row_is_a_clear_error():
@@ -156,4 +158,4 @@ def test_out_of_memory_with_one_row_is_a_clear_error():
         return images.flatten(1).sum(1)
 
     with pytest.raises(RunError, match="out of memory with a chunk of one row"):
-        ns.search(GMMProcess(steps=4), reward, [0], n=4)
+        ns.search(gmm_process(steps=4), reward, [0], n=4)

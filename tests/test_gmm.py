@@ -5,7 +5,7 @@ import torch
 
 from noisesearch.algorithms.trajectory import sample
 from noisesearch.noise import keyed_normal
-from noisesearch.processes import GMMProcess
+from noisesearch.processes import gmm_process
 
 MEANS = torch.tensor([[-2.0, 0.0, 1.0], [2.0, 1.0, -1.0], [0.0, -3.0, 0.0]])
 STDS = torch.tensor([[0.5, 0.3, 0.4], [0.3, 0.6, 0.3], [0.4, 0.4, 0.5]])
@@ -14,7 +14,7 @@ N = 6000
 
 
 def draw(sampler: str, steps: int = 100, cond: int = -1) -> torch.Tensor:
-    process = GMMProcess(MEANS, STDS, WEIGHTS, steps=steps, sampler=sampler)
+    process = gmm_process(MEANS, STDS, WEIGHTS, steps=steps, sampler=sampler)
     x = process.prior([(0, "x_T", i) for i in range(N)])
     noise = keyed_normal([(0, "step", i) for i in range(N)], (steps, 3), dtype=torch.float64)
     noises = {"x_T": x, "steps": noise} if sampler == "sde" else {"x_T": x}
@@ -50,7 +50,7 @@ def test_condition_selects_one_component():
 
 
 def test_tweedie_prediction_is_exact_at_low_noise():
-    process = GMMProcess(MEANS, STDS, WEIGHTS, steps=50, sampler="ode")
+    process = gmm_process(MEANS, STDS, WEIGHTS, steps=50, sampler="ode")
     x0 = MEANS[:1].double()
     x, x0_hat = process.step(x0.clone(), process.steps - 1, torch.tensor([-1]))
     assert torch.allclose(x, x0_hat)
@@ -59,11 +59,11 @@ def test_tweedie_prediction_is_exact_at_low_noise():
 
 def test_renoise_follows_the_forward_process():
     """Clean samples renoised to state i have the marginal variance a_i s^2 + 1 - a_i."""
-    process = GMMProcess(MEANS[:1], STDS[:1], WEIGHTS[:1], steps=10, sampler="sde")
+    process = gmm_process(MEANS[:1], STDS[:1], WEIGHTS[:1], steps=10, sampler="sde")
     x0 = MEANS[:1].double() + STDS[:1].double() * keyed_normal([(1, i) for i in range(N)], (3,),
                                                                 dtype=torch.float64)
     noise = keyed_normal([(2, i) for i in range(N)], (3,), dtype=torch.float64)
     x = process.renoise(x0, 10, 4, noise)
-    a = float(process.alphas[4])
+    a = float(process.schedule.alphas[4])
     assert torch.allclose(x.var(0), a * STDS[0].double() ** 2 + 1 - a, rtol=0.06)
     assert torch.allclose(x.mean(0), a**0.5 * MEANS[0].double(), atol=0.05)

@@ -10,20 +10,25 @@ from noisesearch.algorithms.paths import plan_paths
 from noisesearch.algorithms.trajectory import replay_noises
 from noisesearch.errors import InputError
 from noisesearch.noise import ball_neighbours, keyed_normal, keyed_uniform, sphere_neighbours
-from noisesearch.processes import GMMProcess
+from noisesearch.processes import DenoisingProcess, gmm_process
+from noisesearch.processes.gmm import MixtureEps
 from noisesearch.verifiers.base import CallableVerifier
 
 
-class CountingGMM(GMMProcess):
+class CountingMixture(MixtureEps):
     """Counts the rows the denoiser sees at every state index."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.rows_at = Counter()
 
-    def eps(self, x, i, cond):
-        self.rows_at[i] += len(x)
-        return super().eps(x, i, cond)
+    def prediction(self, x, at, cond):
+        self.rows_at[at.index] += len(x)
+        return super().prediction(x, at, cond)
+
+
+def counting_gmm(steps: int, sampler: str, **mixture) -> DenoisingProcess:
+    return DenoisingProcess(CountingMixture(**mixture), gmm_process(steps=steps, sampler=sampler).sampling)
 
 
 def closeness(target: torch.Tensor, differentiable: bool = False) -> CallableVerifier:
@@ -61,7 +66,7 @@ def test_zero_order_neighbours_of_a_trajectory_keep_norm_and_cosine_per_block():
 
 @pytest.mark.parametrize("algorithm", ["random", "zero-order", "paths", "noise-gradient"])
 def test_best_so_far_never_decreases_and_budget_holds(algorithm):
-    process = GMMProcess(dim=4, steps=10, sampler="ode")
+    process = gmm_process(dim=4, steps=10, sampler="ode")
     verifier = closeness(torch.ones(4), differentiable=True)
     result = ns.search(process, verifier, [0, 1, "any"], algorithm=algorithm, budget=300, seed=2)
     for problem in result:
@@ -76,8 +81,8 @@ def test_best_so_far_never_decreases_and_budget_holds(algorithm):
 def test_zero_order_beats_random_search_at_equal_nfes():
     """A target in the tail of component 0 (1.5 std out in all 16 dimensions): random draws
     rarely land near it, while hill climbing moves towards it."""
-    process = GMMProcess(dim=16, steps=10, sampler="ode")
-    verifier = closeness(process.means[0] + 1.5 * process.stds[0])
+    process = gmm_process(dim=16, steps=10, sampler="ode")
+    verifier = closeness(process.denoiser.means[0] + 1.5 * process.denoiser.stds[0])
     budget = 256 * process.generation_nfe
     random = ns.search(process, verifier, [0] * 8, algorithm="random", budget=budget, seed=0)
     zero_order = ns.search(process, verifier, [0] * 8, algorithm="zero-order", budget=budget, seed=0)
@@ -88,7 +93,7 @@ def test_zero_order_beats_random_search_at_equal_nfes():
 
 
 def test_zero_order_first_pivot_is_random_searchs_first_candidate():
-    process = GMMProcess(dim=3, steps=8, sampler="sde")
+    process = gmm_process(dim=3, steps=8, sampler="sde")
     verifier = closeness(torch.zeros(3))
     one = process.generation_nfe
     a = ns.search(process, verifier, [0, 2], algorithm="random", budget=one, seed=4)
@@ -98,7 +103,7 @@ def test_zero_order_first_pivot_is_random_searchs_first_candidate():
 
 @pytest.mark.parametrize("algorithm", ["zero-order", "paths", "noise-gradient"])
 def test_results_do_not_depend_on_batching_and_winners_replay(algorithm):
-    process = GMMProcess(dim=3, steps=12, sampler="sde")
+    process = gmm_process(dim=3, steps=12, sampler="sde")
     verifier = closeness(torch.ones(3), differentiable=True)
     a = ns.search(process, verifier, [0, 1, 2], algorithm=algorithm, budget=240, max_batch=3, seed=1)
     b = ns.search(process, verifier, [0, 1, 2], algorithm=algorithm, budget=240, max_batch=500, seed=1)
@@ -111,7 +116,7 @@ def test_results_do_not_depend_on_batching_and_winners_replay(algorithm):
 
 @pytest.mark.parametrize("sampler", ["ode", "sde"])
 def test_paths_keeps_n_paths_and_charges_what_it_calls(sampler):
-    process = CountingGMM(dim=2, steps=50, sampler=sampler)
+    process = counting_gmm(dim=2, steps=50, sampler=sampler)
     verifier = closeness(torch.tensor([1.0, -1.0]))
     n, m, problems = 3, 4, 2
     algorithm = ns.load_algorithm("paths", n=n, m=m, max_batch=5)
@@ -124,8 +129,8 @@ def test_paths_keeps_n_paths_and_charges_what_it_calls(sampler):
     for f, b in plan.rounds:
         for i in range(f, b + 1):
             expected[i] += problems * n * m
-    assert process.rows_at == expected
-    assert result.totals["nfe"] == sum(process.rows_at.values()) * process.nfe_per_step
+    assert process.denoiser.rows_at == expected
+    assert result.totals["nfe"] == sum(process.denoiser.rows_at.values()) * process.nfe_per_step
     assert result.totals["verifier_calls"] == problems * n * m * len(plan.rounds)
     for p in result:
         assert p.nfe == plan.steps_per_path(m) * n
@@ -162,7 +167,7 @@ def test_noise_gradient_refuses_a_non_differentiable_verifier(digits):
 
 @pytest.mark.parametrize("algorithm", ["random", "zero-order", "paths"])
 def test_search_steps_winners_are_regenerated_at_full_steps(algorithm):
-    process = GMMProcess(dim=3, steps=20, sampler="ode")
+    process = gmm_process(dim=3, steps=20, sampler="ode")
     verifier = closeness(torch.tensor([1.0, 0.0, 0.0]))
     result = ns.search(process, verifier, [0, 1], algorithm=algorithm, budget=400, seed=3, search_steps=5)
     for p in result:
@@ -179,7 +184,7 @@ def test_search_steps_winners_are_regenerated_at_full_steps(algorithm):
 
 
 def test_budget_errors_name_the_minimum():
-    process = GMMProcess(steps=10)
+    process = gmm_process(steps=10)
     with pytest.raises(InputError, match="valid: a budget >= 10"):
         ns.search(process, closeness(torch.zeros(2)), [0], algorithm="zero-order", budget=5)
     with pytest.raises(InputError, match="search_steps must be in 1..9"):

@@ -12,7 +12,7 @@ from noisesearch.algorithms import ALGORITHMS
 from noisesearch.algorithms.trajectory import sample
 from noisesearch.catalogue import load_process
 from noisesearch.cli import main
-from noisesearch.processes import StableDiffusionProcess
+from noisesearch.processes import sd_process
 
 PROMPTS = ["a cat", "a dog"]
 FLOW_SIZES = {"height": 16, "width": 16, "max_sequence_length": 16}
@@ -67,19 +67,19 @@ def test_ode_equals_the_pipeline_with_the_same_latents(folders, model, steps, gu
     ours = sample(process, {"x_T": x_T}, process.encode(conditions))
     pipe = getattr(diffusers, pipeline_class).from_pretrained(str(folders[model]), use_safetensors=True)
     pipe.set_progress_bar_config(disable=True)
-    reference = pipeline_images(model, pipe, x_T, steps, process.guidance)
+    reference = pipeline_images(model, pipe, x_T, steps, process.denoiser.guidance)
     assert ours.shape == reference.shape and ours.shape[:2] == (2, 3)
     assert (ours - reference).abs().max() <= 1e-4
 
 
 def test_defaults_are_the_pipelines(folders):
     sd = load_process(f"sd:{folders['sd']}")
-    assert (sd.steps, sd.guidance, sd.sampler, sd.nfe_per_step) == (50, 7.5, "ode", 2)
+    assert (sd.steps, sd.denoiser.guidance, sd.sampler, sd.nfe_per_step) == (50, 7.5, "ode", 2)
     assert sd.sample_shape == (4, 16, 16)
     flux = load_process(f"flux:{folders['flux']}", height=16, width=16)
-    assert (flux.steps, flux.guidance, flux.sampler, flux.nfe_per_step) == (28, 3.5, "ode", 1)
+    assert (flux.steps, flux.denoiser.guidance, flux.sampler, flux.nfe_per_step) == (28, 3.5, "ode", 1)
     assert flux.sample_shape == (64, 4)  # packed: 8x8 patches of 2x2 latents of 1 channel
-    assert float(flux.times[1]) > 1 - 1 / 28  # the shifted schedule, not linspace
+    assert float(flux.schedule.times[1]) > 1 - 1 / 28  # the shifted schedule, not linspace
 
 
 @pytest.mark.parametrize("model", SEARCHED)
@@ -107,11 +107,11 @@ def test_offload_keeps_only_the_denoiser_placed_and_changes_no_result(folders, m
 def test_half_precision_runs_and_stays_close_to_fp32(folders, dtype, torch_dtype):
     full = load_process(f"sd:{folders['sd']}", steps=3)
     half = load_process(f"sd:{folders['sd']}", steps=3, dtype=dtype)
-    assert half.unet.dtype == torch_dtype and half.options()["dtype"] == dtype
+    assert half.denoiser.unet.dtype == torch_dtype and half.options()["dtype"] == dtype
     from diffusers import StableDiffusionPipeline
 
     loaded = StableDiffusionPipeline.from_pretrained(str(folders["sd"]), use_safetensors=True)  # fp32
-    assert StableDiffusionProcess(loaded, steps=3, dtype=dtype).unet.dtype == torch_dtype
+    assert sd_process(loaded, steps=3, dtype=dtype).denoiser.unet.dtype == torch_dtype
     x_T = full.prior([(0, p, "x_T", 0) for p in range(2)])
     images = sample(half, {"x_T": x_T.to(torch_dtype)}, half.encode(PROMPTS))
     assert images.dtype == torch.float32 and torch.isfinite(images).all()
@@ -125,7 +125,7 @@ def test_dit_conditions_are_class_indices_or_label_names(folders):
     assert [dit.parse_condition(c) for c in ("goldfish", "White Shark", "3", 999)] == [1, 2, 3, 999]
     with pytest.raises(InputError, match="'zebra' is not a class; valid: 0-999 or a label"):
         dit.parse_condition("zebra")
-    assert (dit.guidance, dit.nfe_per_step) == (4.0, 2)
+    assert (dit.denoiser.guidance, dit.nfe_per_step) == (4.0, 2)
     assert load_process(f"dit:{folders['dit']}").steps == 50
 
 
@@ -133,7 +133,7 @@ def test_sd_sde_step_equals_ddim_with_eta_one_and_the_same_variance_noise(folder
     from diffusers import DDIMScheduler
 
     process = load_process(f"sd:{folders['sd']}", steps=5, sampler="sde")
-    scheduler = DDIMScheduler.from_config(process.pipe.scheduler.config)
+    scheduler = DDIMScheduler.from_config(process.denoiser.pipe.scheduler.config)
     scheduler.set_timesteps(5)
     cond = process.encode(PROMPTS)
     x = process.prior([(1, p, "x_T", 0) for p in range(2)])
@@ -153,9 +153,9 @@ def test_sd_sde_step_is_also_the_euler_ancestral_step(folders, monkeypatch):
     from diffusers.schedulers import scheduling_euler_ancestral_discrete as euler_a
 
     process = load_process(f"sd:{folders['sd']}", steps=5, sampler="sde")
-    scheduler = EulerAncestralDiscreteScheduler.from_config(process.pipe.scheduler.config)
+    scheduler = EulerAncestralDiscreteScheduler.from_config(process.denoiser.pipe.scheduler.config)
     scheduler.set_timesteps(5)
-    assert scheduler.timesteps.tolist() == process.timesteps.tolist()
+    assert scheduler.timesteps.tolist() == process.schedule.timesteps.tolist()
     cond = process.encode(PROMPTS)
     x = process.prior([(2, p, "x_T", 0) for p in range(2)])
     for i in range(process.steps - 1):  # Euler-ancestral ends on sigma 0, DDIM on its final alpha
@@ -163,7 +163,7 @@ def test_sd_sde_step_is_also_the_euler_ancestral_step(folders, monkeypatch):
         monkeypatch.setattr(euler_a, "randn_tensor", lambda *args, z=z, **kwargs: z)
         x0, eps = process.predict(x, i, cond)
         ours = process.update(x, i, x0, eps, z)
-        a_t, a_s = float(process.alphas[i]), float(process.alphas[i + 1])
+        a_t, a_s = float(process.schedule.alphas[i]), float(process.schedule.alphas[i + 1])
         reference = scheduler.step(eps, scheduler.timesteps[i], x / a_t**0.5).prev_sample
         assert torch.allclose(ours / a_s**0.5, reference, atol=1e-4, rtol=1e-5), i
         x = ours

@@ -2,17 +2,22 @@ import torch
 
 import noisesearch as ns
 from noisesearch.algorithms.trajectory import replay_noises
-from noisesearch.processes import GMMProcess
+from noisesearch.processes import DenoisingProcess, gmm_process
+from noisesearch.processes.gmm import MixtureEps
 
 
-class CountingGMM(GMMProcess):
+class CountingMixture(MixtureEps):
     """Counts the rows the denoiser is evaluated on."""
 
     rows = 0
 
-    def eps(self, x, i, cond):
+    def prediction(self, x, at, cond):
         self.rows += len(x)
-        return super().eps(x, i, cond)
+        return super().prediction(x, at, cond)
+
+
+def counting_gmm(steps: int, sampler: str = "sde") -> DenoisingProcess:
+    return DenoisingProcess(CountingMixture(), gmm_process(steps=steps, sampler=sampler).sampling)
 
 
 def distance_reward(target):
@@ -26,10 +31,10 @@ def distance_reward(target):
 
 
 def test_ledger_counts_equal_the_calls_made():
-    process = CountingGMM(steps=20)
+    process = counting_gmm(steps=20)
     reward, calls = distance_reward(torch.tensor([1.0, 1.0]))
     result = ns.search(process, reward, [0, 1, "any"], n=7, max_batch=5, seed=3)
-    assert process.rows * process.nfe_per_step == result.totals["nfe"] == 3 * 7 * 20
+    assert process.denoiser.rows * process.nfe_per_step == result.totals["nfe"] == 3 * 7 * 20
     assert calls["images"] == result.totals["verifier_calls"] == 21
     assert [p.nfe for p in result] == [140, 140, 140]
     assert [p.verifier_calls for p in result] == [7, 7, 7]
@@ -37,14 +42,14 @@ def test_ledger_counts_equal_the_calls_made():
 
 
 def test_budget_sets_n_and_is_never_exceeded():
-    process = GMMProcess(steps=10)
+    process = gmm_process(steps=10)
     reward, _ = distance_reward(torch.zeros(2))
     result = ns.search(process, reward, [0], budget=75, seed=0)
     assert result[0].nfe == 70 and len(result[0].history) == 7
 
 
 def test_best_of_n_returns_the_best_it_scored():
-    process = GMMProcess(steps=15, sampler="sde")
+    process = gmm_process(steps=15, sampler="sde")
     reward, _ = distance_reward(torch.tensor([0.5, -0.5]))
     result = ns.search(process, reward, [0, 2], n=16, max_batch=6, seed=1)
     for problem in result:
@@ -63,7 +68,7 @@ def test_best_of_n_returns_the_best_it_scored():
 
 
 def test_results_do_not_depend_on_batching_or_other_conditions():
-    process = GMMProcess(steps=12)
+    process = gmm_process(steps=12)
     reward, _ = distance_reward(torch.tensor([2.0, 0.0]))
     a = ns.search(process, reward, [0, 1, 2], n=9, max_batch=4, seed=5)
     b = ns.search(process, reward, [0, 1, 2], n=9, max_batch=1000, seed=5)

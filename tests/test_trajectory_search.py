@@ -8,18 +8,23 @@ import torch
 import noisesearch as ns
 from noisesearch.algorithms.trajectory import replay_noises
 from noisesearch.errors import InputError
-from noisesearch.processes import GMMProcess
+from noisesearch.processes import DenoisingProcess, gmm_process
+from noisesearch.processes.gmm import MixtureEps
 
 STEPWISE = ["eps-greedy", "zero-order-steps", "beam", "svdd", "mcts", "smc"]
 A = torch.tensor([1.0, 0.5], dtype=torch.float64)
 
 
-class CountingGMM(GMMProcess):
+class CountingMixture(MixtureEps):
     rows = 0
 
-    def eps(self, x, i, cond):
+    def prediction(self, x, at, cond):
         self.rows += len(x)
-        return super().eps(x, i, cond)
+        return super().prediction(x, at, cond)
+
+
+def counting_gmm(steps: int, sampler: str) -> DenoisingProcess:
+    return DenoisingProcess(CountingMixture(), gmm_process(steps=steps, sampler=sampler).sampling)
 
 
 def linear_reward(images, conditions):
@@ -31,7 +36,7 @@ SMALL = {"eps-greedy": {"k": 3}, "zero-order-steps": {"k": 3}, "mcts": {"s": 3}}
 
 @pytest.mark.parametrize("algorithm", STEPWISE)
 def test_ledger_counts_the_calls_and_results_do_not_depend_on_batching(algorithm):
-    process = CountingGMM(steps=10, sampler="sde")
+    process = counting_gmm(steps=10, sampler="sde")
     calls = Counter()
 
     def reward(images, conditions):
@@ -40,7 +45,7 @@ def test_ledger_counts_the_calls_and_results_do_not_depend_on_batching(algorithm
 
     a = ns.search(process, reward, [0, 1, "any"], algorithm=algorithm, seed=0, max_batch=4,
                   **SMALL.get(algorithm, {}))
-    assert a.totals["nfe"] == process.rows * process.nfe_per_step
+    assert a.totals["nfe"] == process.denoiser.rows * process.nfe_per_step
     assert a.totals["verifier_calls"] == calls["images"]
     planned = ns.load_algorithm(algorithm, **SMALL.get(algorithm, {})).planned_nfe(process)
     assert all(p.nfe <= planned for p in a)
@@ -58,7 +63,7 @@ def test_ledger_counts_the_calls_and_results_do_not_depend_on_batching(algorithm
 
 @pytest.mark.parametrize("algorithm", ["eps-greedy", "zero-order-steps", "beam", "svdd", "mcts"])
 def test_searches_raise_the_mean_reward_over_naive_sampling(algorithm):
-    process = GMMProcess(steps=12, sampler="sde")
+    process = gmm_process(steps=12, sampler="sde")
     conditions = ["any"] * 24
     naive = ns.search(process, linear_reward, conditions, algorithm="random", n=1, seed=0)
     searched = ns.search(process, linear_reward, conditions, algorithm=algorithm, seed=0)  # defaults
@@ -67,11 +72,12 @@ def test_searches_raise_the_mean_reward_over_naive_sampling(algorithm):
     assert mean > naive_mean + 1.0, (mean, naive_mean)
 
 
-def tilted_mixture(process: GMMProcess, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+def tilted_mixture(process: DenoisingProcess, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and component weights of p(x) exp(lam <A, x>) / Z for the process's mixture:
     component k becomes N(mu_k + lam S_k A, S_k) with weight w_k exp(lam <A, mu_k> + lam^2 A S_k A / 2)."""
-    means = process.means + lam * process.stds**2 * A
-    log_w = process.weights.log() + lam * process.means @ A + 0.5 * lam**2 * (process.stds**2 * A**2).sum(1)
+    mixture = process.denoiser
+    means = mixture.means + lam * mixture.stds**2 * A
+    log_w = mixture.weights.log() + lam * mixture.means @ A + 0.5 * lam**2 * (mixture.stds**2 * A**2).sum(1)
     weights = torch.softmax(log_w, 0)
     return (weights[:, None] * means).sum(0), weights
 
@@ -80,7 +86,7 @@ def test_smc_with_difference_potentials_samples_the_tilted_mixture():
     """k = 3000 weighted particles in 2-D, 100 steps (the sampler's own error at 30 steps is
     visible in the tilted tail). Tolerances: mean within 0.12 (about 3 standard errors for
     an effective sample of ~1500 with spread ~1.4), component weights within 0.05."""
-    process = GMMProcess(steps=100, sampler="sde")
+    process = gmm_process(steps=100, sampler="sde")
     lam = 1.0
     result = ns.search(process, linear_reward, ["any"], algorithm="smc", k=3000, lam=lam,
                        potential="difference", every=5, start=0.0, end=1.0, adaptive=False, seed=0,
@@ -90,7 +96,7 @@ def test_smc_with_difference_potentials_samples_the_tilted_mixture():
     weights = torch.softmax(log_w, 0)
     mean, component_weights = tilted_mixture(process, lam)
     estimate = (weights[:, None] * particles).sum(0)
-    nearest = torch.cdist(particles, process.means).argmin(1)
+    nearest = torch.cdist(particles, process.denoiser.means).argmin(1)
     estimated_weights = torch.stack([weights[nearest == k].sum() for k in range(3)])
     assert (estimate - mean).abs().max() < 0.12, (estimate, mean)
     assert (estimated_weights - component_weights).abs().max() < 0.05
@@ -102,14 +108,14 @@ def test_smc_with_difference_potentials_samples_the_tilted_mixture():
 
 
 def test_trajectory_search_refuses_a_deterministic_sampler():
-    process = GMMProcess(steps=10, sampler="ode")
+    process = gmm_process(steps=10, sampler="ode")
     for algorithm in STEPWISE:
         with pytest.raises(InputError, match="valid: --sampler sde"):
             ns.search(process, linear_reward, [0], algorithm=algorithm)
 
 
 def test_eps_greedy_window_searches_only_inside_it():
-    process = GMMProcess(steps=10, sampler="sde")
+    process = gmm_process(steps=10, sampler="sde")
     levels = process.noise_levels()
     algorithm = ns.load_algorithm("eps-greedy", k=5, window_lo=0.5, window_hi=1.0)
     inside = sum(1 for i in range(9) if 0.5 <= float(levels[i]) <= 1.0)
@@ -134,7 +140,7 @@ def test_systematic_resampling_keeps_each_particle_floor_or_ceil_of_k_times_its_
 
 
 def test_different_seeds_give_different_trajectories_same_seed_the_same():
-    process = GMMProcess(steps=8, sampler="sde")
+    process = gmm_process(steps=8, sampler="sde")
     runs = [ns.search(process, linear_reward, [0, 1], algorithm="eps-greedy", k=2, seed=s) for s in (0, 0, 1)]
     assert [p.best_score for p in runs[0]] == [p.best_score for p in runs[1]]
     assert torch.equal(runs[0][0].noises["steps"], runs[1][0].noises["steps"])

@@ -14,13 +14,13 @@ from .errors import InputError, unknown
 from .judges import Judge, SetJudge
 from .processes import (
     DenoisingProcess,
-    DiTProcess,
-    FlowGMMProcess,
-    FluxProcess,
-    GMMProcess,
-    StableDiffusion3Process,
-    StableDiffusionProcess,
-    StableDiffusionXLProcess,
+    dit_process,
+    flow_gmm_process,
+    flux_process,
+    gmm_process,
+    sd3_process,
+    sd_process,
+    sdxl_process,
 )
 from .suite import Suite
 from .verifiers import (
@@ -65,7 +65,7 @@ CLIP_L = "clip:openai/clip-vit-large-patch14"
 
 MODELS: dict[str, dict[str, Any]] = {
     "shapes": {
-        "factory": shapes.ShapesProcess,
+        "factory": shapes.shapes_process,
         "summary": "embedded text-to-image 32x32 shapes (diffusers UNet2DConditionModel + CLIPTextModel); "
                    "prompts like 'a red circle above a blue square'",
         "options": {"steps": shapes.DEFAULT_STEPS, "sampler": f"{shapes.DEFAULT_SAMPLER} (ode|sde)",
@@ -73,37 +73,37 @@ MODELS: dict[str, dict[str, Any]] = {
         "verifier": "shapes-clip",
     },
     "digits": {
-        "factory": digits.DigitsProcess,
+        "factory": digits.digits_process,
         "summary": "embedded class-conditional 16x16 digits (diffusers UNet2DModel); conditions 0-9",
         "options": {"steps": digits.DEFAULT_STEPS, "sampler": "sde (ode|sde)",
                     "guidance": digits.DEFAULT_GUIDANCE},
         "verifier": "digits-classifier",
     },
     "flow-gmm": {
-        "factory": FlowGMMProcess,
+        "factory": flow_gmm_process,
         "summary": "the same mixture on the rectified-flow path with its exact velocity (flow-matching "
                    "sampler); conditions as gmm",
         "options": {"dim": 2, "components": 3, "mixture_seed": 0, "steps": 50, "sampler": "sde (ode|sde)"},
         "verifier": "brightness",
     },
-    "sd": pipeline_entry(StableDiffusionProcess, "StableDiffusionPipeline",
+    "sd": pipeline_entry(sd_process, "StableDiffusionPipeline",
                          "Stable Diffusion 1.x/2.x (diffusers, DDIM on latents): sd:<hub id or folder>",
                          CLIP_L),
-    "sdxl": pipeline_entry(StableDiffusionXLProcess, "StableDiffusionXLPipeline",
+    "sdxl": pipeline_entry(sdxl_process, "StableDiffusionXLPipeline",
                            "SDXL (diffusers, DDIM on latents): sdxl:<hub id or folder>", CLIP_L),
-    "dit": {"factory": DiTProcess, "argument": "a hub id or a folder of a DiTPipeline",
+    "dit": {"factory": dit_process, "argument": "a hub id or a folder of a DiTPipeline",
             "summary": "DiT, class-conditional (diffusers, DDIM on latents): dit:<hub id or folder>; "
                        "conditions: ImageNet class index or label",
             "options": {k: v for k, v in PIPELINE_OPTIONS.items() if k not in ("height", "width")},
             "verifier": "classifier:google/vit-base-patch16-224"},
-    "sd3": pipeline_entry(StableDiffusion3Process, "StableDiffusion3Pipeline",
+    "sd3": pipeline_entry(sd3_process, "StableDiffusion3Pipeline",
                           "Stable Diffusion 3 (diffusers, flow matching): sd3:<hub id or folder>", CLIP_L,
                           max_sequence_length="the pipeline's"),
-    "flux": pipeline_entry(FluxProcess, "FluxPipeline",
+    "flux": pipeline_entry(flux_process, "FluxPipeline",
                            "FLUX (diffusers, flow matching, packed latents): flux:<hub id or folder>", CLIP_L,
                            max_sequence_length="the pipeline's"),
     "gmm": {
-        "factory": GMMProcess,
+        "factory": gmm_process,
         "summary": "analytic Gaussian mixture with exact score; conditions: component index or 'any'",
         "options": {"dim": 2, "components": 3, "mixture_seed": 0, "steps": 50, "sampler": "sde (ode|sde)"},
         "verifier": "brightness",

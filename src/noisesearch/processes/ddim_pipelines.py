@@ -1,14 +1,15 @@
-"""Stable Diffusion 1.x/2.x, SDXL and DiT from diffusers pipelines as processes: ``--model
-sd:<hub id or folder>``, ``sdxl:...`` and ``dit:...``.
+"""Stable Diffusion 1.x/2.x, SDXL and DiT from diffusers pipelines as denoisers on a VP
+schedule: ``--model sd:<hub id or folder>``, ``sdxl:...`` and ``dit:...``.
 
 The pipeline's own components do the work: its text encoders (``encode_prompt``, which
 also gives the unconditional branch: the empty prompt, or zeros for SDXL's
 ``force_zeros_for_empty_prompt``), its UNet with classifier-free guidance (``guided.py``),
 its VAE decoder, and its scheduler's training schedule and timesteps. Sampling is the DDIM
-loop of ``vp.py`` (Song et al. 2021, Eq. 12) over the latents: ``ode`` is eta = 0, which
+of ``sampler.py`` (Song et al. 2021, Eq. 12) over the latents: ``ode`` is eta = 0, which
 equals the pipeline with a ``DDIMScheduler`` (``pipe(..., latents=x_T)``); ``sde`` is
 eta = 1, which equals ``DDIMScheduler.step(..., eta=1, variance_noise=z)`` with our keyed
-z. x0_hat at every step comes from the UNet's output (epsilon or v prediction). Steps and
+z. x0_hat at every step comes from the UNet's output (epsilon or v prediction; x0 is
+clipped, keeping the model's eps, when the scheduler's ``clip_sample`` says so). Steps and
 guidance default to the pipeline's (``num_inference_steps`` and ``guidance_scale`` of its
 ``__call__``: 50 and 7.5 for SD, 50 and 5.0 for SDXL, 50 and 4.0 for DiT).
 
@@ -31,35 +32,34 @@ from typing import Any
 import torch
 
 from ..errors import InputError
+from .base import DenoisingProcess
 from .guided import classifier_free_guidance, guidance_nfe
-from .pipelines import PipelineComponents, call_default, pack, unpack
-from .vp import VPProcess
+from .pipelines import PipelineDenoiser, call_default, pack, pipeline_steps, unpack
+from .sampler import Sampler, Schedule, vp_schedule
 
 
-class StableDiffusionProcess(PipelineComponents, VPProcess):
+class StableDiffusionDenoiser(PipelineDenoiser):
     """Text-to-image latent diffusion with a ``StableDiffusionPipeline``'s components."""
 
     name = "sd"
     pipeline_class = "StableDiffusionPipeline"
 
-    def __init__(self, source: Any, steps: int | None = None, sampler: str = "ode",
-                 guidance: float | None = None, height: int | None = None, width: int | None = None,
-                 micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
+    def __init__(self, source: Any, guidance: float | None = None, height: int | None = None,
+                 width: int | None = None, micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
                  offload: bool = False) -> None:
         pipe = self.open_pipeline(source, device, dtype, offload, **self.load_options())
         self.requested_size = (height, width)
         self.setup(pipe)
         self.prediction_type = pipe.scheduler.config.get("prediction_type", "epsilon")
+        if self.prediction_type not in ("epsilon", "v_prediction"):
+            raise InputError(f"{self.name} models predicting {self.prediction_type!r} are not supported; "
+                             "valid: epsilon, v_prediction")
         self.guidance = float(call_default(pipe, "guidance_scale") if guidance is None else guidance)
-        self.nfe_per_step = guidance_nfe(self.guidance)
+        self.nfe_per_call = guidance_nfe(self.guidance)
         self.micro_batch = micro_batch
-        steps = int(call_default(pipe, "num_inference_steps") if steps is None else steps)
         from diffusers import DDIMScheduler
 
         self.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
-        if self.scheduler.config.clip_sample:  # DDIM clips x0_hat when asked to, and keeps the model's eps
-            self.clip_x0, self.clipped_eps = float(self.scheduler.config.clip_sample_range), False
-        VPProcess.__init__(self, self.scheduler.alphas_cumprod, steps, sampler)
         self.null = self.conditions_and_null([""])[1]  # the unconditional branch, one row
 
     def load_options(self) -> dict[str, Any]:
@@ -77,16 +77,14 @@ class StableDiffusionProcess(PipelineComponents, VPProcess):
         self.sample_shape = (pipe.unet.config.in_channels, self.height // scale, self.width // scale)
 
     def options(self) -> dict[str, Any]:
-        return {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance,
-                "height": self.height, "width": self.width, "dtype": self.dtype_name, "offload": self.offload}
+        return {"guidance": self.guidance, "height": self.height, "width": self.width,
+                "dtype": self.dtype_name, "offload": self.offload}
 
-    def set_steps(self, steps: int) -> None:
+    def schedule_for(self, steps: int) -> Schedule:
         """The DDIM scheduler's timesteps for ``steps`` steps, then its final alpha."""
-        self.steps = steps
         self.scheduler.set_timesteps(steps)
-        self.timesteps = self.scheduler.timesteps.clone()
-        final = self.scheduler.final_alpha_cumprod.to(torch.float64).reshape(1)
-        self.alphas = torch.cat([self.alphas_cumprod[self.timesteps], final])
+        return vp_schedule(self.scheduler.alphas_cumprod, self.scheduler.timesteps.clone(),
+                           self.scheduler.final_alpha_cumprod)
 
     def conditioning(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         embeds, negative = self.pipe.encode_prompt(prompts, self.device, 1, True)
@@ -95,15 +93,11 @@ class StableDiffusionProcess(PipelineComponents, VPProcess):
     def net(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.unet(x, t, encoder_hidden_states=cond, return_dict=False)[0]
 
-    def eps(self, x, i, cond):
-        t = self.timesteps[i].to(self.device).expand(len(x))
-        x = x.to(self.dtype)
-        out = classifier_free_guidance(self.net, x, t, cond, self.null.expand(len(x), *self.null.shape[1:]),
-                                       self.guidance, self.micro_batch)
-        if self.prediction_type == "v_prediction":  # eps = sqrt(a) v + sqrt(1 - a) x
-            a_t = float(self.alphas[i])
-            out = a_t**0.5 * out + (1 - a_t) ** 0.5 * x
-        return out
+    def prediction(self, x, at, cond):
+        t = at.timestep.to(self.device).expand(len(x))
+        return classifier_free_guidance(self.net, x.to(self.dtype), t, cond,
+                                        self.null.expand(len(x), *self.null.shape[1:]), self.guidance,
+                                        self.micro_batch)
 
     def unscale(self, latents: torch.Tensor, inverse: bool = False) -> torch.Tensor:
         """Latents as the VAE decodes them (``inverse``: the VAE's latents as the model's)."""
@@ -117,7 +111,7 @@ class StableDiffusionProcess(PipelineComponents, VPProcess):
         return self.unscale(self.vae_encode(images), inverse=True)
 
 
-class StableDiffusionXLProcess(StableDiffusionProcess):
+class StableDiffusionXLDenoiser(StableDiffusionDenoiser):
     """SDXL: two text encoders, the pooled embedding and the size/crop ids as added UNet inputs."""
 
     name = "sdxl"
@@ -156,7 +150,7 @@ class StableDiffusionXLProcess(StableDiffusionProcess):
         return latents * std / config.scaling_factor + mean
 
 
-class DiTProcess(StableDiffusionProcess):
+class DiTDenoiser(StableDiffusionDenoiser):
     """Class-conditional latent diffusion with a ``DiTPipeline``'s transformer and VAE."""
 
     name = "dit"
@@ -164,18 +158,16 @@ class DiTProcess(StableDiffusionProcess):
     denoiser_name = "transformer"
     null_class = 1000  # the class DiTPipeline gives the unconditional branch
 
-    def __init__(self, source: Any, steps: int | None = None, sampler: str = "ode",
-                 guidance: float | None = None, micro_batch: int = 8, device: str = "cpu",
-                 dtype: str = "fp32", offload: bool = False) -> None:
-        super().__init__(source, steps, sampler, guidance, micro_batch=micro_batch, device=device,
-                         dtype=dtype, offload=offload)
+    def __init__(self, source: Any, guidance: float | None = None, micro_batch: int = 8,
+                 device: str = "cpu", dtype: str = "fp32", offload: bool = False) -> None:
+        super().__init__(source, guidance, micro_batch=micro_batch, device=device, dtype=dtype,
+                         offload=offload)
 
     def load_options(self) -> dict[str, Any]:
         return {}
 
     def options(self) -> dict[str, Any]:
-        return {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance,
-                "dtype": self.dtype_name, "offload": self.offload}
+        return {"guidance": self.guidance, "dtype": self.dtype_name, "offload": self.offload}
 
     def setup(self, pipe) -> None:
         self.unet, self.vae = pipe.transformer, pipe.vae
@@ -207,3 +199,37 @@ class DiTProcess(StableDiffusionProcess):
     def net(self, x, t, cond):
         out = self.unet(x, timestep=t, class_labels=cond).sample
         return out[:, :self.sample_shape[0]]  # the noise half of a learned-sigma output
+
+
+def ddim_process(denoiser: StableDiffusionDenoiser, steps: int | None, sampler: str) -> DenoisingProcess:
+    """The denoiser under DDIM on its scheduler's timesteps (``steps`` default to the pipeline's)."""
+    config = denoiser.scheduler.config
+    clip_x0 = float(config.clip_sample_range) if config.clip_sample else None  # keeping the model's eps
+    steps = pipeline_steps(denoiser.pipe, steps)
+    sampling = Sampler(sampler, denoiser.schedule_for, steps, clip_x0=clip_x0, clipped_eps=False)
+    return DenoisingProcess(denoiser, sampling)
+
+
+def sd_process(source: Any, steps: int | None = None, sampler: str = "ode",
+               guidance: float | None = None, height: int | None = None, width: int | None = None,
+               micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
+               offload: bool = False) -> DenoisingProcess:
+    """Stable Diffusion 1.x/2.x from a ``StableDiffusionPipeline`` (a folder, a hub id or the pipeline)."""
+    denoiser = StableDiffusionDenoiser(source, guidance, height, width, micro_batch, device, dtype, offload)
+    return ddim_process(denoiser, steps, sampler)
+
+
+def sdxl_process(source: Any, steps: int | None = None, sampler: str = "ode",
+                 guidance: float | None = None, height: int | None = None, width: int | None = None,
+                 micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
+                 offload: bool = False) -> DenoisingProcess:
+    """SDXL from a ``StableDiffusionXLPipeline`` (a folder, a hub id or the pipeline)."""
+    denoiser = StableDiffusionXLDenoiser(source, guidance, height, width, micro_batch, device, dtype, offload)
+    return ddim_process(denoiser, steps, sampler)
+
+
+def dit_process(source: Any, steps: int | None = None, sampler: str = "ode",
+                guidance: float | None = None, micro_batch: int = 8, device: str = "cpu", dtype: str = "fp32",
+                offload: bool = False) -> DenoisingProcess:
+    """DiT from a ``DiTPipeline`` (a folder, a hub id or the pipeline)."""
+    return ddim_process(DiTDenoiser(source, guidance, micro_batch, device, dtype, offload), steps, sampler)

@@ -1,12 +1,12 @@
-"""FLUX and Stable Diffusion 3 from diffusers pipelines as processes: ``--model flux:<hub id or
-folder>`` and ``sd3:<hub id or folder>``.
+"""FLUX and Stable Diffusion 3 from diffusers pipelines as velocity denoisers on a flow
+schedule: ``--model flux:<hub id or folder>`` and ``sd3:<hub id or folder>``.
 
 The pipeline's components do the work: its text encoders (``encode_prompt``: T5 token
 embeddings and pooled CLIP embeddings), its transformer (a velocity model), its
 scheduler's sigmas (``FlowMatchEulerDiscreteScheduler``, shifted, with the pipeline's
 resolution-dependent ``mu`` when the scheduler uses dynamic shifting) and its VAE
-(latents / scaling + shift). Sampling is ``flow.py``'s: ``ode`` is the pipeline's Euler
-sampler (``pipe(..., latents=x_T)``), ``sde`` the flow posterior sampler with the same
+(latents / scaling + shift). Sampling is ``sampler.py``'s DDIM on the flow schedule: ``ode``
+is the pipeline's Euler sampler (``pipe(..., latents=x_T)``), ``sde`` the flow posterior sampler with the same
 marginals. Steps and guidance default to the pipeline's.
 
 - FLUX: the transformer is given the distilled guidance scale as an input (no second,
@@ -26,21 +26,22 @@ import torch
 
 from ..batching import fixed_shape_map
 from ..errors import InputError
-from .flow import FlowProcess
+from .base import DenoisingProcess
 from .guided import classifier_free_guidance, guidance_nfe
-from .pipelines import PipelineComponents, call_default, pack, unpack
+from .pipelines import PipelineDenoiser, call_default, pack, pipeline_steps, unpack
+from .sampler import Sampler, Schedule, flow_schedule
 
 
-class FlowPipelineProcess(PipelineComponents, FlowProcess):
+class FlowPipelineDenoiser(PipelineDenoiser):
     """What the flow-matching pipelines share; subclasses say how to condition and call the model."""
 
     denoiser_name = "transformer"
+    prediction_type = "velocity"
     max_shift: float = 1.15  # the pipeline's default for calculate_shift
 
-    def __init__(self, source: Any, steps: int | None = None, sampler: str = "ode",
-                 guidance: float | None = None, height: int | None = None, width: int | None = None,
-                 max_sequence_length: int | None = None, micro_batch: int = 4, device: str = "cpu",
-                 dtype: str = "fp32", offload: bool = False) -> None:
+    def __init__(self, source: Any, guidance: float | None = None, height: int | None = None,
+                 width: int | None = None, max_sequence_length: int | None = None, micro_batch: int = 4,
+                 device: str = "cpu", dtype: str = "fp32", offload: bool = False) -> None:
         pipe = self.open_pipeline(source, device, dtype, offload)
         self.transformer, self.vae, self.scheduler = pipe.transformer, pipe.vae, pipe.scheduler
         self.height = height or pipe.default_sample_size * pipe.vae_scale_factor
@@ -51,14 +52,12 @@ class FlowPipelineProcess(PipelineComponents, FlowProcess):
         self.max_sequence_length = int(max_sequence_length)
         self.guidance = float(call_default(pipe, "guidance_scale") if guidance is None else guidance)
         self.micro_batch = micro_batch
-        steps = int(call_default(pipe, "num_inference_steps") if steps is None else steps)
-        FlowProcess.__init__(self, steps, sampler)
         self.null = self.conditions_and_null([""])[1]  # the unconditional branch, one row
 
     def options(self) -> dict[str, Any]:
-        return {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance,
-                "height": self.height, "width": self.width, "max_sequence_length": self.max_sequence_length,
-                "dtype": self.dtype_name, "offload": self.offload}
+        return {"guidance": self.guidance, "height": self.height, "width": self.width,
+                "max_sequence_length": self.max_sequence_length, "dtype": self.dtype_name,
+                "offload": self.offload}
 
     def check_size(self, multiple: int) -> None:
         if self.height % multiple or self.width % multiple:
@@ -77,8 +76,9 @@ class FlowPipelineProcess(PipelineComponents, FlowProcess):
         """Sigmas the pipeline hands its scheduler (None: the scheduler's own spacing)."""
         return None
 
-    def flow_times(self, steps: int) -> torch.Tensor:
-        """The pipeline's sigmas for ``steps`` steps, shifted as its scheduler does, then 0."""
+    def schedule_for(self, steps: int) -> Schedule:
+        """The flow schedule at the pipeline's sigmas for ``steps`` steps, shifted as its scheduler
+        does, then 0; the transformer is given the scheduler's timesteps (1000 t)."""
         from diffusers.pipelines.flux.pipeline_flux import calculate_shift
 
         config = self.scheduler.config
@@ -93,8 +93,7 @@ class FlowPipelineProcess(PipelineComponents, FlowProcess):
             self.scheduler.set_timesteps(steps, device="cpu", **kwargs)
         else:
             self.scheduler.set_timesteps(sigmas=sigmas, device="cpu", **kwargs)
-        self.model_timesteps = self.scheduler.timesteps.clone()  # what the transformer is given, x 1000
-        return self.scheduler.sigmas.clone()
+        return flow_schedule(self.scheduler.sigmas.clone(), self.scheduler.timesteps.clone())
 
     def latents(self, x0: torch.Tensor, inverse: bool = False) -> torch.Tensor:
         """A clean state as latents (B, C, h, w) (``inverse``: latents as a state)."""
@@ -110,7 +109,7 @@ class FlowPipelineProcess(PipelineComponents, FlowProcess):
         return self.vae_decode(self.latents(x0.to(self.dtype)) / config.scaling_factor + config.shift_factor)
 
 
-class FluxProcess(FlowPipelineProcess):
+class FluxDenoiser(FlowPipelineDenoiser):
     """Text-to-image flow matching with a ``FluxPipeline``'s components."""
 
     name = "flux"
@@ -135,8 +134,8 @@ class FluxProcess(FlowPipelineProcess):
         self.cond_shapes = (tuple(embeds.shape[1:]), tuple(pooled.shape[1:]))
         return pack(embeds, pooled), pack(embeds, pooled)  # no unconditional branch: the same
 
-    def velocity(self, x, i, cond):
-        t = self.model_timesteps[i].to(self.device, self.dtype) / 1000
+    def prediction(self, x, at, cond):
+        t = at.timestep.to(self.device, self.dtype) / 1000
         guidance = None
         if self.transformer.config.guidance_embeds:
             guidance = torch.tensor(self.guidance, dtype=torch.float32, device=self.device)
@@ -156,7 +155,7 @@ class FluxProcess(FlowPipelineProcess):
         return self.pipe._unpack_latents(x0, self.height, self.width, self.pipe.vae_scale_factor)
 
 
-class StableDiffusion3Process(FlowPipelineProcess):
+class StableDiffusion3Denoiser(FlowPipelineDenoiser):
     """Text-to-image flow matching with a ``StableDiffusion3Pipeline``'s components."""
 
     name = "sd3"
@@ -165,7 +164,7 @@ class StableDiffusion3Process(FlowPipelineProcess):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.nfe_per_step = guidance_nfe(self.guidance)
+        self.nfe_per_call = guidance_nfe(self.guidance)
 
     def latent_shape(self):
         scale = self.pipe.vae_scale_factor
@@ -188,8 +187,34 @@ class StableDiffusion3Process(FlowPipelineProcess):
         return self.transformer(hidden_states=x, timestep=t, encoder_hidden_states=embeds,
                                 pooled_projections=pooled, return_dict=False)[0]
 
-    def velocity(self, x, i, cond):
-        t = self.model_timesteps[i].to(self.device, self.dtype).expand(len(x))
+    def prediction(self, x, at, cond):
+        t = at.timestep.to(self.device, self.dtype).expand(len(x))
         null = self.null.expand(len(x), -1)
         return classifier_free_guidance(self.net, x.to(self.dtype), t, cond, null, self.guidance,
                                         self.micro_batch)
+
+
+def flow_process(denoiser: FlowPipelineDenoiser, steps: int | None, sampler: str) -> DenoisingProcess:
+    """The denoiser under DDIM on its scheduler's flow schedule (``steps`` default to the pipeline's)."""
+    sampling = Sampler(sampler, denoiser.schedule_for, pipeline_steps(denoiser.pipe, steps))
+    return DenoisingProcess(denoiser, sampling)
+
+
+def flux_process(source: Any, steps: int | None = None, sampler: str = "ode",
+                 guidance: float | None = None, height: int | None = None, width: int | None = None,
+                 max_sequence_length: int | None = None, micro_batch: int = 4, device: str = "cpu",
+                 dtype: str = "fp32", offload: bool = False) -> DenoisingProcess:
+    """FLUX from a ``FluxPipeline`` (a folder, a hub id or the pipeline)."""
+    denoiser = FluxDenoiser(source, guidance, height, width, max_sequence_length, micro_batch, device, dtype,
+                            offload)
+    return flow_process(denoiser, steps, sampler)
+
+
+def sd3_process(source: Any, steps: int | None = None, sampler: str = "ode",
+                guidance: float | None = None, height: int | None = None, width: int | None = None,
+                max_sequence_length: int | None = None, micro_batch: int = 4, device: str = "cpu",
+                dtype: str = "fp32", offload: bool = False) -> DenoisingProcess:
+    """Stable Diffusion 3 from a ``StableDiffusion3Pipeline`` (a folder, a hub id or the pipeline)."""
+    denoiser = StableDiffusion3Denoiser(source, guidance, height, width, max_sequence_length, micro_batch,
+                                        device, dtype, offload)
+    return flow_process(denoiser, steps, sampler)

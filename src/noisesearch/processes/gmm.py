@@ -6,13 +6,14 @@ p_t(x) = sum_k w_k N(sqrt(a_t) mu_k, diag(a_t s_k^2 + 1 - a_t)), so the score, t
 optimal noise prediction eps = -sqrt(1 - a_t) grad log p_t and the Tweedie mean x0_hat
 are closed-form. A condition ``k`` restricts the mixture to component k; ``None``
 samples the whole mixture. Computed in float64. ``flow-gmm`` is the same mixture on the
-rectified-flow path x_t = (1 - t) x_0 + t eps with its exact velocity (``flow.py``), the
-flow model for tests.
+rectified-flow path x_t = (1 - t) x_0 + t eps with its exact velocity (a flow schedule,
+``sampler.py``), the flow model for tests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -21,8 +22,9 @@ from diffusers import DDPMScheduler
 from ..batching import fixed_shape_map
 from ..errors import InputError
 from ..noise import keyed_normal
-from .flow import FlowProcess
-from .vp import VPProcess
+from .base import DenoisingProcess
+from .denoiser import Denoiser
+from .sampler import Sampler, Schedule, flow_schedule, spaced_vp_schedule
 
 UNCONDITIONAL = -1
 
@@ -39,13 +41,13 @@ def default_mixture(dim: int, components: int, mixture_seed: int) -> tuple[torch
     return means, stds.clone(), weights / weights.sum()
 
 
-class Mixture:
+class Mixture(Denoiser):
     """The data distribution sum_k w_k N(mu_k, diag(s_k^2)) and its conditions (a component
-    index, or ``UNCONDITIONAL``); shared by the VP and the flow processes."""
+    index, or ``UNCONDITIONAL``); shared by the VP and the flow denoisers."""
 
-    def init_mixture(self, means: torch.Tensor | None, stds: torch.Tensor | None,
-                     weights: torch.Tensor | None, dim: int, components: int, mixture_seed: int,
-                     micro_batch: int, device: str) -> None:
+    def __init__(self, means: torch.Tensor | None = None, stds: torch.Tensor | None = None,
+                 weights: torch.Tensor | None = None, dim: int = 2, components: int = 3,
+                 mixture_seed: int = 0, micro_batch: int = 256, device: str = "cpu") -> None:
         if torch.device(device).type != "cpu":
             raise InputError(f"model {self.name!r} is analytic and runs on the CPU only, got device "
                              f"{device!r}; valid: cpu")
@@ -63,8 +65,7 @@ class Mixture:
         self.micro_batch = micro_batch
 
     def options(self) -> dict[str, Any]:
-        return {"dim": self.dim, "components": self.components, "mixture_seed": self.mixture_seed,
-                "steps": self.steps, "sampler": self.sampler}
+        return {"dim": self.dim, "components": self.components, "mixture_seed": self.mixture_seed}
 
     def parse_condition(self, value: Any) -> int:
         if value is None or str(value).lower() in ("none", "any", "all", str(UNCONDITIONAL)):
@@ -108,51 +109,34 @@ class Mixture:
         return images.to(torch.float64)
 
 
-class GMMProcess(Mixture, VPProcess):
-    """Exact-score Gaussian mixture under VP diffusion, sampled with DDIM."""
+class MixtureEps(Mixture):
+    """The mixture's exact noise prediction under VP diffusion."""
 
     name = "gmm"
-
-    def __init__(self, means: torch.Tensor | None = None, stds: torch.Tensor | None = None,
-                 weights: torch.Tensor | None = None, dim: int = 2, components: int = 3,
-                 mixture_seed: int = 0, steps: int = 50, sampler: str = "sde",
-                 micro_batch: int = 256, device: str = "cpu") -> None:
-        self.init_mixture(means, stds, weights, dim, components, mixture_seed, micro_batch, device)
-        schedule = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
-        VPProcess.__init__(self, schedule.alphas_cumprod, steps, sampler)
 
     def score(self, x: torch.Tensor, a_t: float, cond: torch.Tensor) -> torch.Tensor:
         """Exact grad_x log p_t(x | cond) of the mixture at signal level a_t."""
         resp, diff, var = self.posterior(x, a_t**0.5, a_t, 1 - a_t, cond)
         return -(resp[..., None] * diff / var).sum(1)
 
-    def eps(self, x, i, cond):
-        a_t = float(self.alphas[i])
+    def prediction(self, x, at, cond):
+        a_t = at.alpha
         return fixed_shape_map(lambda xb, cb: -((1 - a_t) ** 0.5) * self.score(xb, a_t, cb),
                                x, cond, size=self.micro_batch)
 
 
-class FlowGMMProcess(Mixture, FlowProcess):
+class MixtureVelocity(Mixture):
     """The same mixture on the rectified-flow path x_t = (1 - t) x_0 + t eps, with its exact
-    velocity, sampled on uniform times by ``flow.py``'s sampler: the flow model for tests."""
+    velocity: the flow model for tests."""
 
     name = "flow-gmm"
+    prediction_type = "velocity"
 
-    def __init__(self, means: torch.Tensor | None = None, stds: torch.Tensor | None = None,
-                 weights: torch.Tensor | None = None, dim: int = 2, components: int = 3,
-                 mixture_seed: int = 0, steps: int = 50, sampler: str = "sde",
-                 micro_batch: int = 256, device: str = "cpu") -> None:
-        self.init_mixture(means, stds, weights, dim, components, mixture_seed, micro_batch, device)
-        FlowProcess.__init__(self, steps, sampler)
-
-    def flow_times(self, steps: int) -> torch.Tensor:
-        return torch.linspace(1, 0, steps + 1, dtype=torch.float64)
-
-    def velocity(self, x, i, cond):
+    def prediction(self, x, at, cond):
         """v = E[eps - x_0 | x_t]: per component, E[eps | x, k] = t (x - m_k) / var_k and
         E[x_0 | x, k] = mu_k + (1 - t) s_k^2 (x - m_k) / var_k, m_k = (1 - t) mu_k,
         var_k = (1 - t)^2 s_k^2 + t^2."""
-        t = float(self.times[i])
+        t = at.time
 
         def exact(xb: torch.Tensor, cb: torch.Tensor) -> torch.Tensor:
             resp, diff, var = self.posterior(xb, 1 - t, (1 - t) ** 2, t**2, cb)
@@ -160,3 +144,28 @@ class FlowGMMProcess(Mixture, FlowProcess):
             return (resp[..., None] * per_component).sum(1)
 
         return fixed_shape_map(exact, x, cond, size=self.micro_batch)
+
+
+def gmm_process(means: torch.Tensor | None = None, stds: torch.Tensor | None = None,
+                weights: torch.Tensor | None = None, dim: int = 2, components: int = 3,
+                mixture_seed: int = 0, steps: int = 50, sampler: str = "sde",
+                micro_batch: int = 256, device: str = "cpu") -> DenoisingProcess:
+    """Exact-score Gaussian mixture under VP diffusion (cosine schedule), sampled with DDIM."""
+    denoiser = MixtureEps(means, stds, weights, dim, components, mixture_seed, micro_batch, device)
+    schedule = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+    sampling = Sampler(sampler, partial(spaced_vp_schedule, schedule.alphas_cumprod), steps)
+    return DenoisingProcess(denoiser, sampling)
+
+
+def uniform_flow_schedule(steps: int) -> Schedule:
+    """The flow schedule on ``steps + 1`` evenly spaced times from 1 to 0."""
+    return flow_schedule(torch.linspace(1, 0, steps + 1, dtype=torch.float64))
+
+
+def flow_gmm_process(means: torch.Tensor | None = None, stds: torch.Tensor | None = None,
+                     weights: torch.Tensor | None = None, dim: int = 2, components: int = 3,
+                     mixture_seed: int = 0, steps: int = 50, sampler: str = "sde",
+                     micro_batch: int = 256, device: str = "cpu") -> DenoisingProcess:
+    """The mixture's exact velocity on the rectified-flow path, sampled on uniform times."""
+    denoiser = MixtureVelocity(means, stds, weights, dim, components, mixture_seed, micro_batch, device)
+    return DenoisingProcess(denoiser, Sampler(sampler, uniform_flow_schedule, steps))

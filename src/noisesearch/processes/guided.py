@@ -1,4 +1,4 @@
-"""Classifier-free guidance, and a DDIM process over a conditional pixel network that uses it.
+"""Classifier-free guidance, and the denoiser of a conditional pixel network that uses it.
 
 Guidance (Ho & Salimans 2022, Eq. 6): eps = eps(x, null) + w (eps(x, c) - eps(x, null)).
 w = 1 is the plain conditional model and w = 0 the unconditional one, each at 1 NFE per
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
 
 from ..batching import fixed_shape_map
-from .vp import VPProcess
+from .denoiser import Denoiser
+from .sampler import Sampler, spaced_vp_schedule
 
 
 def guidance_nfe(guidance: float) -> int:
@@ -36,22 +38,18 @@ def classifier_free_guidance(net: Callable[..., torch.Tensor], x: torch.Tensor, 
     return out_u + guidance * (out_c - out_u)
 
 
-class GuidedProcess(VPProcess):
-    """Subclasses supply the network (``net``) and the unconditional condition (``null``)."""
+class GuidedPixelDenoiser(Denoiser):
+    """An epsilon network on pixels in [-1, 1] with classifier-free guidance; subclasses supply the
+    network (``net``) and the unconditional condition (``null``)."""
 
-    clip_x0 = 1.0  # pixels in [-1, 1]
-
-    def __init__(self, alphas_cumprod: torch.Tensor, steps: int, sampler: str, guidance: float,
-                 micro_batch: int, device: str) -> None:
-        super().__init__(alphas_cumprod, steps, sampler)
+    def __init__(self, guidance: float, micro_batch: int, device: str) -> None:
         self.guidance = float(guidance)
-        self.nfe_per_step = guidance_nfe(self.guidance)
+        self.nfe_per_call = guidance_nfe(self.guidance)
         self.micro_batch = micro_batch
         self.device = torch.device(device)
-        self.timesteps = self.timesteps.to(self.device)
 
     def options(self) -> dict[str, Any]:
-        return {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance}
+        return {"guidance": self.guidance}
 
     @abstractmethod
     def net(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -61,8 +59,8 @@ class GuidedProcess(VPProcess):
     def null(self, cond: torch.Tensor) -> torch.Tensor:
         """The unconditional condition, one row per row of ``cond``."""
 
-    def eps(self, x, i, cond):
-        t = self.timesteps[i].expand(len(x))
+    def prediction(self, x, at, cond):
+        t = at.timestep.to(self.device).expand(len(x))
         return classifier_free_guidance(self.net, x, t, cond, self.null(cond), self.guidance,
                                         self.micro_batch)
 
@@ -71,3 +69,8 @@ class GuidedProcess(VPProcess):
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         return images.to(self.device) * 2 - 1
+
+
+def pixel_sampler(sampler: str, alphas_cumprod: torch.Tensor, steps: int) -> Sampler:
+    """DDIM on evenly spaced timesteps of the training schedule, x0_hat clipped to the pixel range."""
+    return Sampler(sampler, partial(spaced_vp_schedule, alphas_cumprod), steps, clip_x0=1.0)

@@ -18,6 +18,7 @@ import torch
 from ..batching import fixed_shape_map
 from ..errors import InputError
 from ..hf import quiet
+from .denoiser import Denoiser
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -73,9 +74,14 @@ def unpack(packed: torch.Tensor, shapes: Sequence[tuple[int, ...]]) -> list[torc
     return out
 
 
-class PipelineComponents:
-    """A diffusers pipeline's components in a process: subclasses set ``pipeline_class``, say which
-    component denoises (``denoiser``) and how prompts condition it (``conditioning``)."""
+def pipeline_steps(pipe, steps: int | None) -> int:
+    """``steps``, or the pipeline's default number of inference steps."""
+    return int(call_default(pipe, "num_inference_steps") if steps is None else steps)
+
+
+class PipelineDenoiser(Denoiser):
+    """A diffusers pipeline's components as a denoiser: subclasses set ``pipeline_class``, say which
+    component denoises (``denoiser_name``) and how prompts condition it (``conditioning``)."""
 
     pipeline_class: str
     denoiser_name: str = "unet"

@@ -1,4 +1,4 @@
-"""The embedded digits model as a process: class-conditional DDIM with classifier-free guidance
+"""The embedded digits model as a denoiser, and its process: class-conditional DDIM with guidance
 (``processes/guided.py``; the null class 10 is the unconditional branch)."""
 
 from __future__ import annotations
@@ -9,23 +9,23 @@ from typing import Any
 import torch
 
 from ...errors import InputError
-from ...processes.guided import GuidedProcess
+from ...processes.base import DenoisingProcess
+from ...processes.guided import GuidedPixelDenoiser, pixel_sampler
 from .model import NULL_CLASS, build_scheduler, load_unet
 
 DEFAULT_STEPS = 25
 DEFAULT_GUIDANCE = 1.0
 
 
-class DigitsProcess(GuidedProcess):
+class DigitsDenoiser(GuidedPixelDenoiser):
     """16x16 class-conditional digits; conditions are the classes 0-9."""
 
     name = "digits"
     sample_shape = (1, 16, 16)
 
-    def __init__(self, steps: int = DEFAULT_STEPS, sampler: str = "sde",
-                 guidance: float = DEFAULT_GUIDANCE, micro_batch: int = 64,
-                 device: str = "cpu", unet=None) -> None:
-        super().__init__(build_scheduler().alphas_cumprod, steps, sampler, guidance, micro_batch, device)
+    def __init__(self, guidance: float = DEFAULT_GUIDANCE, micro_batch: int = 64, device: str = "cpu",
+                 unet=None) -> None:
+        super().__init__(guidance, micro_batch, device)
         self.unet = (unet if unet is not None else load_unet()).to(self.device)
 
     def parse_condition(self, value: Any) -> int:
@@ -45,3 +45,10 @@ class DigitsProcess(GuidedProcess):
 
     def null(self, cond):
         return torch.full_like(cond, NULL_CLASS)
+
+
+def digits_process(steps: int = DEFAULT_STEPS, sampler: str = "sde", guidance: float = DEFAULT_GUIDANCE,
+                   micro_batch: int = 64, device: str = "cpu", unet=None) -> DenoisingProcess:
+    """The digits denoiser under DDIM on its training schedule."""
+    sampling = pixel_sampler(sampler, build_scheduler().alphas_cumprod, steps)
+    return DenoisingProcess(DigitsDenoiser(guidance, micro_batch, device, unet), sampling)

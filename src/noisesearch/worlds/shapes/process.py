@@ -1,4 +1,4 @@
-"""The embedded shapes model as a process: text-to-image DDIM with classifier-free guidance
+"""The embedded shapes model as a denoiser, and its process: text-to-image DDIM with guidance
 (``processes/guided.py``; the empty prompt is the unconditional branch)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 import torch
 
 from ...errors import InputError
-from ...processes.guided import GuidedProcess
+from ...processes.base import DenoisingProcess
+from ...processes.guided import GuidedPixelDenoiser, pixel_sampler
 from .model import build_scheduler, load_model
 from .prompts import parse_prompt
 from .tokenizer import check_vocabulary
@@ -19,16 +20,15 @@ DEFAULT_GUIDANCE = 3.0
 DEFAULT_SAMPLER = "sde"
 
 
-class ShapesProcess(GuidedProcess):
+class ShapesDenoiser(GuidedPixelDenoiser):
     """32x32 RGB scenes of coloured shapes from a prompt (see ``prompts.py`` for the templates)."""
 
     name = "shapes"
     sample_shape = (3, 32, 32)
 
-    def __init__(self, steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER,
-                 guidance: float = DEFAULT_GUIDANCE, micro_batch: int = 64,
-                 device: str = "cpu", model=None) -> None:
-        super().__init__(build_scheduler().alphas_cumprod, steps, sampler, guidance, micro_batch, device)
+    def __init__(self, guidance: float = DEFAULT_GUIDANCE, micro_batch: int = 64, device: str = "cpu",
+                 model=None) -> None:
+        super().__init__(guidance, micro_batch, device)
         self.model = (model if model is not None else load_model()).to(self.device)
         with torch.no_grad():
             self.empty = self.model.embed([""])  # the unconditional branch's text embedding
@@ -50,3 +50,11 @@ class ShapesProcess(GuidedProcess):
 
     def null(self, cond):
         return self.empty.expand(len(cond), -1, -1)
+
+
+def shapes_process(steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER,
+                   guidance: float = DEFAULT_GUIDANCE, micro_batch: int = 64, device: str = "cpu",
+                   model=None) -> DenoisingProcess:
+    """The shapes denoiser under DDIM on its training schedule."""
+    sampling = pixel_sampler(sampler, build_scheduler().alphas_cumprod, steps)
+    return DenoisingProcess(ShapesDenoiser(guidance, micro_batch, device, model), sampling)
