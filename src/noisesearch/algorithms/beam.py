@@ -10,7 +10,7 @@ SVDD-PM (Li et al. 2024, "Derivative-Free Guidance in Continuous and Discrete Di
 Models with Soft Value-Based Decoding", Algorithm 1 with the posterior-mean value
 estimate r(x0_hat) and alpha = 0, i.e. greedy selection): M noises per step, keep the
 best. It is beam search with B = 1, N = M; default M = 4 (the paper's experiments use
-M = 20 on images; pass ``--set m=20``).
+M = 20 on images; set ``m=20``).
 """
 
 from __future__ import annotations
