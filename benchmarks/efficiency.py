@@ -30,9 +30,10 @@ import torch
 
 import noisesearch as ns
 from noisesearch.algorithms import ALGORITHMS
-from noisesearch.algorithms.trajectory import draw_noises, sample, trajectory_keys
+from noisesearch.algorithms.trajectory import sample
 from noisesearch.batching import chunks
 from noisesearch.errors import InputError
+from noisesearch.noise import NoiseSource
 
 PROCESSES = {
     "digits": {"steps": 25, "sampler": "sde", "guidance": 0.0},
@@ -65,8 +66,8 @@ def plain_sampling(process: ns.DenoisingProcess, nfe: int, max_batch: int) -> fl
     """Seconds to spend ``nfe`` NFEs generating whole trajectories in batches of ``max_batch``."""
     rows = math.ceil(nfe / process.generation_nfe)
     cond = process.encode([process.parse_condition(c) for c in conditions_for(process, rows)])
-    keys = [trajectory_keys(process, 0, p, "limit") for p in range(rows)]
-    noises = draw_noises(process, keys)  # drawn before timing: sampling alone is the limit
+    # drawn before timing: sampling alone is the limit
+    noises, _ = NoiseSource(process, 0, range(rows)).trajectories([(p, ("limit",)) for p in range(rows)])
     start = time.perf_counter()
     for part in chunks(rows, max_batch):
         sample(process, {k: v[part] for k, v in noises.items()}, cond[part])

@@ -146,9 +146,9 @@ def test_at_budget_takes_the_largest_size_that_fits(algorithm, option):
     base = ns.load_algorithm(algorithm)
     budget = 40 * process.generation_nfe
     sized = base.at_budget(process, budget)
-    assert sized.planned_nfe(process) <= budget
+    assert sized.plan(process, None).nfe <= budget
     bigger = ns.load_algorithm(algorithm, **{option: getattr(sized, option) + 1})
-    assert bigger.planned_nfe(process) > budget
+    assert bigger.plan(process, None).nfe > budget
 
 
 def test_shapes_bench_reports_oracle_accuracy_per_category(capsys, tmp_path):

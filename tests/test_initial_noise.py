@@ -7,7 +7,7 @@ import torch
 
 import noisesearch as ns
 from noisesearch.algorithms.paths import plan_paths
-from noisesearch.algorithms.trajectory import replay_noises
+from noisesearch.algorithms.trajectory import sample
 from noisesearch.errors import InputError
 from noisesearch.noise import ball_neighbours, keyed_normal, keyed_uniform, sphere_neighbours
 from noisesearch.processes import DenoisingProcess, gmm_process
@@ -110,7 +110,7 @@ def test_results_do_not_depend_on_batching_and_winners_replay(algorithm):
     assert [p.best_score for p in a] == [p.best_score for p in b]
     assert [p.nfe for p in a] == [p.nfe for p in b]
     for p in a:
-        regenerated = replay_noises(process, process.encode([p.condition]), p.noises, p.recipe.get("path"))
+        regenerated = sample(process, p.noises, process.encode([p.condition]), p.recipe.get("path"))
         assert torch.equal(regenerated[0], p.best_image)
 
 
@@ -136,7 +136,7 @@ def test_paths_keeps_n_paths_and_charges_what_it_calls(sampler):
         assert p.nfe == plan.steps_per_path(m) * n
         assert len(p.history) == n * m  # the finished samples of the last round
         assert p.best_score == max(s for _, s in p.history)
-        replayed = replay_noises(process, process.encode([p.condition]), p.noises, p.recipe["path"])
+        replayed = sample(process, p.noises, process.encode([p.condition]), p.recipe["path"])
         assert torch.equal(replayed[0], p.best_image)
 
 
@@ -173,13 +173,13 @@ def test_search_steps_winners_are_regenerated_at_full_steps(algorithm):
     for p in result:
         assert p.recipe["search_steps"] == 5
         path = p.recipe.get("path")
-        full = replay_noises(process, process.encode([p.condition]), p.noises, path)
+        full = sample(process, p.noises, process.encode([p.condition]), path)
         assert torch.equal(full[0], p.best_image)
         assert float(verifier.score(full, [p.condition])[0]) == p.best_score
         assert p.nfe <= 400
         if algorithm != "paths":  # one verifier call per candidate, one for the regenerated winner
             assert p.verifier_calls == len(p.history) + 1
-            cheap = replay_noises(process.with_steps(5), process.encode([p.condition]), p.noises)
+            cheap = sample(process.with_steps(5), p.noises, process.encode([p.condition]))
             assert not torch.equal(cheap[0], p.best_image)
 
 

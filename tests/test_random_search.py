@@ -1,7 +1,7 @@
 import torch
 
 import noisesearch as ns
-from noisesearch.algorithms.trajectory import replay_noises
+from noisesearch.algorithms.trajectory import sample
 from noisesearch.processes import DenoisingProcess, gmm_process
 from noisesearch.processes.gmm import MixtureEps
 
@@ -58,7 +58,7 @@ def test_best_of_n_returns_the_best_it_scored():
         assert problem.best_score == max(scores)
         assert problem.top[0][0] == problem.best_score
         assert [s for s, _ in problem.top] == sorted(scores, reverse=True)[:8]
-        regenerated = replay_noises(process, process.encode([problem.condition]), problem.noises)
+        regenerated = sample(process, problem.noises, process.encode([problem.condition]))
         assert torch.equal(regenerated[0], problem.best_image)
         assert float(reward(regenerated, [problem.condition])[0]) == problem.best_score
         nfes = [n for n, _ in problem.history]
@@ -87,7 +87,7 @@ def test_digits_search_is_batch_invariant_and_judged(digits):
         assert pa.best_score == pb.best_score
         assert torch.equal(pa.best_image, pb.best_image)
         assert set(pa.judges["digits-evaluator"]) == {"target_prob", "accuracy"}
-    replayed = replay_noises(digits, digits.encode([7]), a[1].noises)
+    replayed = sample(digits, a[1].noises, digits.encode([7]))
     assert torch.equal(replayed[0], a[1].best_image)
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import noisesearch as ns
-from noisesearch.algorithms.trajectory import replay_noises
+from noisesearch.algorithms.trajectory import sample
 from noisesearch.errors import InputError
 from noisesearch.processes import DenoisingProcess, gmm_process
 from noisesearch.processes.gmm import MixtureEps
@@ -47,7 +47,7 @@ def test_ledger_counts_the_calls_and_results_do_not_depend_on_batching(algorithm
                   **SMALL.get(algorithm, {}))
     assert a.totals["nfe"] == process.denoiser.rows * process.nfe_per_step
     assert a.totals["verifier_calls"] == calls["images"]
-    planned = ns.load_algorithm(algorithm, **SMALL.get(algorithm, {})).planned_nfe(process)
+    planned = ns.load_algorithm(algorithm, **SMALL.get(algorithm, {})).plan(process, None).nfe
     assert all(p.nfe <= planned for p in a)
     if algorithm != "mcts":  # mcts's count depends on where the tree grows; the others are fixed
         assert all(p.nfe == planned for p in a)
@@ -56,7 +56,7 @@ def test_ledger_counts_the_calls_and_results_do_not_depend_on_batching(algorithm
     assert [p.best_score for p in a] == [p.best_score for p in b]
     assert [p.nfe for p in a] == [p.nfe for p in b]
     for p in a:  # the winner's committed noises regenerate it on the plain sampler
-        regenerated = replay_noises(process, process.encode([p.condition]), p.noises)
+        regenerated = sample(process, p.noises, process.encode([p.condition]))
         assert torch.equal(regenerated[0], p.best_image)
         assert p.best_score == max(s for _, s in p.history)
 
@@ -110,7 +110,7 @@ def test_smc_with_difference_potentials_samples_the_tilted_mixture():
 def test_trajectory_search_refuses_a_deterministic_sampler():
     process = gmm_process(steps=10, sampler="ode")
     for algorithm in STEPWISE:
-        with pytest.raises(InputError, match="valid: --sampler sde"):
+        with pytest.raises(InputError, match="valid: sampler=sde"):
             ns.search(process, linear_reward, [0], algorithm=algorithm)
 
 
@@ -122,7 +122,7 @@ def test_eps_greedy_window_searches_only_inside_it():
     assert 0 < inside < 9
     expected = 1 + 4 * (5 * inside + (9 - inside))  # the last DDIM step injects no noise
     result = ns.search(process, linear_reward, [0], algorithm=algorithm, seed=0)
-    assert result[0].nfe == expected == algorithm.planned_nfe(process)
+    assert result[0].nfe == expected == algorithm.plan(process, None).nfe
 
 
 def test_systematic_resampling_keeps_each_particle_floor_or_ceil_of_k_times_its_weight():

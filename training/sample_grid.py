@@ -13,8 +13,9 @@ import argparse
 from pathlib import Path
 
 import noisesearch as ns
-from noisesearch.algorithms.trajectory import draw_noises, sample, trajectory_keys
+from noisesearch.algorithms.trajectory import sample
 from noisesearch.images import labelled_grid
+from noisesearch.noise import NoiseSource
 from noisesearch.worlds.shapes.prompts import CATEGORIES, prompt_category
 from noisesearch.worlds.shapes.suite import benchmark_prompts
 
@@ -44,8 +45,9 @@ def main() -> None:
     else:
         conditions, judge, k = grid_prompts(), ns.load_judge("shapes-oracle"), args.per_row or 8
     repeated = [c for c in conditions for _ in range(k)]
-    keys = [trajectory_keys(process, args.seed, i, 0) for i in range(len(repeated))]
-    images = sample(process, draw_noises(process, keys), process.encode(repeated))
+    noises, _ = NoiseSource(process, args.seed, range(len(repeated))).trajectories(
+        [(i, (0,)) for i in range(len(repeated))])
+    images = sample(process, noises, process.encode(repeated))
     judged = judge.evaluate(images, repeated)
     if args.model == "digits":
         labels = [str(c) for c in repeated]

@@ -20,8 +20,9 @@ import numpy as np
 from PIL import Image
 
 import noisesearch as ns
-from noisesearch.algorithms.trajectory import draw_noises, sample, trajectory_keys
+from noisesearch.algorithms.trajectory import sample
 from noisesearch.images import labelled_grid
+from noisesearch.noise import NoiseSource
 from noisesearch.worlds.shapes.prompts import CATEGORIES, prompt_category
 from noisesearch.worlds.shapes.suite import benchmark_prompts
 
@@ -42,8 +43,9 @@ def main() -> None:
     for category in CATEGORIES:
         prompts += [p for p in benchmark_prompts(args.split) if prompt_category(p) == category][:COLUMNS]
     process = ns.load_process("shapes")
-    keys = [trajectory_keys(process, args.seed, i, 0) for i in range(len(prompts))]
-    images = sample(process, draw_noises(process, keys), process.encode(prompts))
+    noises, _ = NoiseSource(process, args.seed, range(len(prompts))).trajectories(
+        [(i, (0,)) for i in range(len(prompts))])
+    images = sample(process, noises, process.encode(prompts))
     pixels = (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
     rows = [np.concatenate(list(pixels[r:r + COLUMNS]), axis=1) for r in range(0, len(pixels), COLUMNS)]
     folder.mkdir(parents=True, exist_ok=True)

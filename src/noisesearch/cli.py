@@ -6,6 +6,7 @@ failure while computing exits with code 1 after the results already computed are
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -13,8 +14,6 @@ from pathlib import Path
 import click
 
 from .algorithms import ALGORITHMS, load_algorithm, parse_options
-from .algorithms.base import option_fields
-from .algorithms.stepwise import StepwiseSearch
 from .catalogue import (
     DEFAULT_JUDGES,
     JUDGES,
@@ -30,8 +29,6 @@ from .errors import InputError, RunError, unknown
 from .executors import EXECUTORS
 from .judges import SetJudge
 from .search_run import SearchWorker, judge_stored_set, search_to_folder
-
-DEFAULT_GENERATIONS = 16  # budget when neither --budget nor n is given
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,8 +141,8 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     if max_batch is not None:
         options["max_batch"] = max_batch
     algo = load_algorithm(algorithm, **options)
-    if sampler is None and issubclass(ALGORITHMS[algorithm], StepwiseSearch):
-        sampler = "sde"  # a trajectory search needs the noise a stochastic sampler injects
+    if sampler is None:
+        sampler = algo.sampler  # a trajectory search needs the noise a stochastic sampler injects
     process_options = {"steps": steps, "sampler": sampler, "guidance": guidance, "height": height,
                        "width": width, "dtype": dtype, "offload": offload,
                        **parse_model_options(model_options)}
@@ -159,9 +156,9 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     conditions = [process.parse_condition(v) for v in values]
     for c in conditions:  # a verifier that reads conditions itself (classifier:) checks them now
         getattr(verifier_obj, "target", lambda c: c)(c)
-    if budget is None and algo.needs_budget():
-        budget = DEFAULT_GENERATIONS * process.generation_nfe
-    algo.check(process, budget, verifier_obj)
+    if budget is None:
+        budget = algo.default_budget(process)
+    algo.check(process, verifier_obj, budget)
     judge_names = list(judges) if judges else DEFAULT_JUDGES.get(model_name, [])
     judge_objs = [load_judge(j) for j in judge_names]
     sample_judges = [j for j in judge_objs if not isinstance(j, SetJudge)]
@@ -292,7 +289,7 @@ def list_() -> None:
         click.echo(f"  {name:<20} {entry['summary']}")
     click.echo("algorithms (--algorithm, options with --set KEY=VALUE):")
     for name, cls in ALGORITHMS.items():
-        opts = ", ".join(f"{f.name}={f.default}" for f in option_fields(cls))
+        opts = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls))
         click.echo(f"  {name:<20} {cls.summary}\n  {'':<20} options: {opts}")
 
 

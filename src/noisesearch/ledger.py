@@ -31,19 +31,17 @@ T = TypeVar("T")
 class Ledger:
     """Per-problem counters of NFEs, verifier calls and wall time, with an optional progress bar."""
 
-    def __init__(self, n_problems: int, budget: int | None = None, progress: bool = False,
-                 planned: int | None = None, description: str = "search") -> None:
+    def __init__(self, n_problems: int, progress: bool = False, planned: int | None = None,
+                 description: str = "search") -> None:
         """``planned``: the NFEs per problem the algorithm means to spend (the bar's total)."""
         self.n_problems = n_problems
-        self.budget = budget
         self.nfe = torch.zeros(n_problems, dtype=torch.long)
         self.verifier_calls = torch.zeros(n_problems, dtype=torch.long)
         self.wall_s = torch.zeros(n_problems, dtype=torch.float64)
         self.failed = torch.zeros(n_problems, dtype=torch.long)  # candidates lost to NaN/Inf
         self.chunk_cap: int | None = None  # the largest chunk that has not run out of memory
         self.backoffs: list[tuple[int, int]] = []  # (chunk size that ran out of memory, new size)
-        per_problem = planned if planned is not None else budget
-        total = per_problem * n_problems if per_problem is not None else None
+        total = planned * n_problems if planned is not None else None
         self._bar = tqdm(total=total, desc=description, unit="nfe", disable=not progress,
                          dynamic_ncols=True)
 
@@ -109,12 +107,6 @@ class Ledger:
             elapsed = time.perf_counter() - start
             share = torch.full((len(problems),), elapsed / max(1, len(problems)), dtype=torch.float64)
             self.wall_s.index_add_(0, problems, share)
-
-    def remaining(self) -> torch.Tensor:
-        """NFEs left per problem (a large number when there is no budget)."""
-        if self.budget is None:
-            return torch.full((self.n_problems,), torch.iinfo(torch.long).max, dtype=torch.long)
-        return self.budget - self.nfe
 
     def close(self) -> None:
         self._bar.close()

@@ -12,10 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
+if TYPE_CHECKING:
+    from .processes.base import DenoisingProcess
+
 Key = tuple[int | str, ...]
+Noises = dict[str, torch.Tensor]  # a trajectory's noises: "x_T" (B, ...), "steps" (B, T, ...), "renoise"
 
 
 def key_seed(key: Key) -> int:
@@ -50,6 +55,59 @@ def keyed_uniform(keys: Sequence[Key], shape: Sequence[int] = ()) -> torch.Tenso
     """Uniform [0, 1) tensor of shape ``(len(keys), *shape)`` on the CPU, row ``i`` from ``keys[i]``."""
     rows = [torch.rand(tuple(shape), generator=keyed_generator(k)) for k in keys]
     return torch.stack(rows) if rows else torch.empty((0, *shape))
+
+
+class NoiseSource:
+    """Every keyed draw of one search, and every key format.
+
+    A key is ``(seed, problem id, purpose, indices...)``. A trajectory of index ``j`` has the
+    initial noise ``(seed, id, "x_T", *j)`` and, on a stochastic sampler, the step noises
+    ``(seed, id, "step", *j, i)`` for i = 0 .. steps - 1: random search's candidate ``c`` is
+    the trajectory ``(c,)``, and every search that starts from random candidates starts from
+    these. Other draws name their purpose (``"eg"``, ``"smc-resample"``, ...) and indices.
+    States and step noises are drawn by the process (``prior``, ``step_noise``: its shapes,
+    device and dtype), uniforms on the CPU.
+    """
+
+    def __init__(self, process: DenoisingProcess, seed: int, ids: Sequence[int]) -> None:
+        self.process, self.seed, self.ids = process, seed, list(ids)
+
+    def key(self, problem: int, *parts: int | str) -> Key:
+        """The key of a draw for the problem at index ``problem`` of this search."""
+        return (self.seed, self.ids[problem], *parts)
+
+    def trajectory_keys(self, problem: int, *index: int | str) -> dict[str, list[Key]]:
+        """The keys of one trajectory: its initial noise and, if stochastic, one per step."""
+        keys = {"x_T": [self.key(problem, "x_T", *index)]}
+        if self.process.stochastic:
+            keys["steps"] = [self.key(problem, "step", *index, i) for i in range(self.process.steps)]
+        return keys
+
+    def trajectories(self, rows: Sequence[tuple[int, tuple]]) -> tuple[Noises, list[dict[str, list[Key]]]]:
+        """The noises of trajectories ``(problem, index)``, one per row, and their keys."""
+        keys = [self.trajectory_keys(p, *index) for p, index in rows]
+        noises = {"x_T": self.process.prior([k["x_T"][0] for k in keys])}
+        if self.process.stochastic:
+            noises["steps"] = torch.stack([self.process.step_noise(k["steps"]) for k in keys])
+        return noises, keys
+
+    def initial(self, rows: Sequence[tuple[int, tuple]]) -> torch.Tensor:
+        """The initial noises x_T of trajectories ``(problem, index)`` (no step noises)."""
+        return self.process.prior([self.key(p, "x_T", *index) for p, index in rows])
+
+    def steps(self, rows: Sequence[tuple[int, tuple]],
+              process: DenoisingProcess | None = None) -> torch.Tensor:
+        """One step noise per row ``(problem, (purpose, indices...))``, shaped for ``process``
+        (default: the search's)."""
+        return (process or self.process).step_noise([self.key(p, *parts) for p, parts in rows])
+
+    def states(self, rows: Sequence[tuple[int, tuple]]) -> torch.Tensor:
+        """One state-shaped noise per row ``(problem, (purpose, indices...))`` (re-noisings)."""
+        return self.process.prior([self.key(p, *parts) for p, parts in rows])
+
+    def uniform(self, rows: Sequence[tuple[int, tuple]]) -> torch.Tensor:
+        """One uniform [0, 1) number per row ``(problem, (purpose, indices...))``, on the CPU."""
+        return keyed_uniform([self.key(p, *parts) for p, parts in rows])
 
 
 def sphere_neighbours(x: torch.Tensor, w: torch.Tensor, tau: float) -> torch.Tensor:

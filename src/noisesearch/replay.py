@@ -8,7 +8,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from .algorithms.trajectory import replay_noises
+from .algorithms.trajectory import sample
 from .catalogue import bind, load_process, load_verifier
 from .errors import InputError
 from .images import is_image_batch, png_bytes
@@ -46,7 +46,7 @@ def replay(out: Path | str) -> list[Replayed]:
             continue
         noises = load_file(str(out / rec["noises"]))
         cond = process.encode([rec["condition"]])
-        images = replay_noises(process, cond, noises, rec["recipe"].get("path"))
+        images = sample(process, noises, cond, rec["recipe"].get("path"))
         score = float(verifier.score(images, [rec["condition"]])[0])
         identical = None
         if is_image_batch(images) and rec.get("image"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import unknown
-from .base import Algorithm, parse_options
+from .base import Algorithm, Plan, parse_options
 from .beam import SVDD, BeamSearch
 from .eps_greedy import EpsGreedy, ZeroOrderSteps
 from .mcts import MCTS
@@ -31,6 +31,5 @@ def load_algorithm(name: str | Algorithm, **options: Any) -> Algorithm:
     return ALGORITHMS[name](**options)
 
 
-__all__ = ["Algorithm", "ALGORITHMS", "ProblemResult", "SearchResult", "RandomSearch",
-           "ZeroOrderSearch", "PathsSearch", "NoiseGradient",
-           "load_algorithm", "parse_options"]
+__all__ = ["ALGORITHMS", "Algorithm", "Plan", "ProblemResult", "SearchResult", "load_algorithm",
+           "parse_options"]

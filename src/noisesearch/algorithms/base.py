@@ -1,24 +1,47 @@
-"""Algorithm: the search logic, with its options as dataclass fields."""
+"""Algorithm: the search logic, with its options as dataclass fields.
+
+``Algorithm.run`` is the only ``run``: it checks the options against the process, verifier
+and budget (``check`` -> ``Plan``), opens a ``SearchContext`` and calls the algorithm's own
+``search(ctx, plan)``, which reads like its paper's pseudo-code; the context builds the
+result. Error messages name options (``budget``, ``n``, ``sampler``), never command-line flags.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputError
 from ..processes.base import DenoisingProcess
 from ..verifiers.base import Verifier
 from .result import SearchResult
+from .trajectory import map_path, steps_taken, straight_path
+
+if TYPE_CHECKING:
+    from .context import SearchContext
+
+DEFAULT_GENERATIONS = 16  # a run's budget, in generations, when the options do not fix the work
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much an algorithm will compute per condition: its size (N candidates, iterations,
+    paths, particles ...: the algorithm's own measure) and the NFEs it means to spend."""
+
+    size: int
+    nfe: int
 
 
 @dataclass
 class Algorithm:
-    """Base class. ``run(process, verifier, conditions, budget, seed) -> SearchResult``."""
+    """Base class: options as fields; subclasses implement ``plan`` and ``search``."""
 
     name: ClassVar[str] = "algorithm"
     summary: ClassVar[str] = ""
+    sampler: ClassVar[str | None] = None  # the sampler it needs when none is asked for
+    scaled: ClassVar[tuple[str, int] | None] = None  # the option at_budget sizes, and its least value
     max_batch: int = 256  # rows handed to the process per call (memory); results do not depend on it
     top_k: int = 8  # how many of the best candidates to keep per condition
 
@@ -31,37 +54,147 @@ class Algorithm:
     def options(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def needs_budget(self) -> bool:
-        """Whether the options alone do not fix how much to compute (then a budget is required)."""
-        return True
+    # sizing
 
-    def check(self, process: DenoisingProcess, budget: int | None, verifier: Verifier | None = None) -> None:
-        """Raise ``InputError`` if the run cannot be done; called before anything is written."""
+    def plan(self, process: DenoisingProcess, budget: int | None) -> Plan:
+        """The work the options and ``budget`` (NFEs per condition) imply; ``InputError`` if they
+        cannot be met."""
+        raise NotImplementedError
+
+    def within(self, plan: Plan, budget: int | None) -> Plan:
+        """``plan``, or ``InputError`` if it spends more than ``budget``."""
+        if budget is not None and plan.nfe > budget:
+            raise InputError(f"{self.name} with these options spends {plan.nfe} NFEs per condition, more "
+                             f"than the budget of {budget}; valid: a budget >= {plan.nfe} or smaller options")
+        return plan
+
+    def default_budget(self, process: DenoisingProcess) -> int | None:
+        """The budget of a run that names none: None when the options fix the work (``plan``
+        succeeds without a budget), otherwise ``DEFAULT_GENERATIONS`` generations."""
+        try:
+            self.plan(process, None)
+        except InputError:
+            return DEFAULT_GENERATIONS * process.generation_nfe
+        return None
+
+    def check(self, process: DenoisingProcess, verifier: Verifier | None = None,
+              budget: int | None = None) -> Plan:
+        """``plan`` after checking that the process (and verifier, if given) suit the algorithm;
+        called before anything is written."""
+        self.require(process, verifier)
+        return self.plan(process, budget)
+
+    def require(self, process: DenoisingProcess, verifier: Verifier | None) -> None:
+        """Raise ``InputError`` if the process or verifier cannot be searched this way."""
 
     def at_budget(self, process: DenoisingProcess, budget: int) -> Algorithm:
         """This algorithm set up to spend at most ``budget`` NFEs per condition (for sweeps at
-        matched compute). Algorithms whose size follows the budget return themselves."""
-        return self
+        matched compute): a copy with the ``scaled`` option at the largest value that fits, or
+        itself when its size follows the budget."""
+        if self.scaled is None:
+            return self
+        option, value = self.scaled
+        sized = dataclasses.replace(self, **{option: value})
+        least = sized.plan(process, None).nfe
+        if least > budget:
+            raise InputError(f"{self.name} spends {least} NFEs per condition at {option}={value}, more "
+                             f"than the budget of {budget}; valid: a budget >= {least}")
+        while True:
+            bigger = dataclasses.replace(sized, **{option: getattr(sized, option) + 1})
+            if bigger.plan(process, None).nfe > budget:
+                return sized
+            sized = bigger
+
+    # searching
+
+    def search_process(self, process: DenoisingProcess) -> DenoisingProcess:
+        """The process candidates are generated with (the run's own, unless cheap search steps)."""
+        return process
 
     def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
             budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
             progress: bool = False) -> SearchResult:
+        """Search every condition (``budget`` in NFEs per condition) and return the winners."""
+        from .context import SearchContext
+
+        plan = self.check(process, verifier, budget)
+        with SearchContext.open(self, process, verifier, conditions, budget, seed, problem_ids,
+                                plan, progress) as ctx:
+            extra = self.search(ctx, plan)
+            return ctx.result(extra)
+
+    def search(self, ctx: SearchContext, plan: Plan) -> dict[str, Any] | None:
+        """The search proper: offers candidates to ``ctx``; returns per-problem extras, if any."""
         raise NotImplementedError
 
 
-def option_fields(cls: type[Algorithm]) -> list[dataclasses.Field]:
-    return list(dataclasses.fields(cls))
+@dataclass
+class InitialNoiseSearch(Algorithm):
+    """Base of the searches over the initial noise: cheap search steps.
+
+    Ma et al. 2025, Sec. 4 (50 NFEs per SiT-XL search candidate, 250 for the final sample):
+    with ``search_steps = K`` candidates are generated by the same model and sampler with K
+    steps, and the winner is regenerated at the process's full steps from its initial noise
+    (and, for search over paths, its re-noising noises at the same noise levels), then
+    scored again (``SearchContext.regenerate``); both costs are charged. On a stochastic
+    sampler the regenerated trajectory's step noises are drawn fresh, so cheap search steps
+    fit the ``ode`` sampler best, where the initial noise alone fixes the sample.
+    """
+
+    search_steps: int | None = None  # steps of the search candidates; None: the process's own
+
+    def search_process(self, process: DenoisingProcess) -> DenoisingProcess:
+        if self.search_steps is None or self.search_steps == process.steps:
+            return process
+        if not 1 <= self.search_steps < process.steps:
+            raise InputError(f"search_steps must be in 1..{process.steps - 1} (the final sample has "
+                             f"{process.steps} steps), got {self.search_steps}")
+        return process.with_steps(self.search_steps)
+
+    def winner_path(self, searched: DenoisingProcess) -> list[int]:
+        """The state indices a winner visits on the search schedule (straight for most algorithms)."""
+        return straight_path(searched)
+
+    def search_budget(self, process: DenoisingProcess, budget: int | None, least: int) -> int | None:
+        """The NFEs left for the search once the full-step regeneration of the winner is paid;
+        ``InputError`` if that is less than ``least``, the search's smallest spend."""
+        searched = self.search_process(process)
+        regeneration = 0
+        if searched is not process:
+            path = map_path(self.winner_path(searched), searched.noise_levels(), process.noise_levels())
+            regeneration = steps_taken(path) * process.nfe_per_step
+        if budget is None:
+            return None
+        if budget - regeneration < least:
+            after = f" after regenerating the winner ({regeneration} NFEs)" if regeneration else ""
+            raise InputError(f"budget {budget} NFEs leaves less than {least} NFEs for the {self.name} search"
+                             f"{after}; valid: a budget >= {least + regeneration}")
+        return budget - regeneration
+
+
+@dataclass
+class StepwiseSearch(Algorithm):
+    """Base of the noise-trajectory searches (Ramesh & Mardani 2025): the noise a stochastic
+    sampler injects at every step is searched, so the sampler must inject some."""
+
+    sampler = "sde"
+
+    def require(self, process: DenoisingProcess, verifier: Verifier | None) -> None:
+        if not process.stochastic:
+            raise InputError(f"{self.name} searches the noise injected at every step, and the "
+                             f"{getattr(process, 'sampler', 'chosen')} sampler injects none; "
+                             "valid: sampler=sde")
 
 
 def parse_options(cls: type[Algorithm], pairs: Sequence[str]) -> dict[str, Any]:
     """``["n=16", "top_k=4"]`` to typed keyword arguments of ``cls``; ``InputError`` on unknown keys."""
-    fields = {f.name: f for f in option_fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep:
-            raise InputError(f"--set takes KEY=VALUE, got {pair!r}; "
+            raise InputError(f"an algorithm option is KEY=VALUE, got {pair!r}; "
                              f"options of {cls.name}: {', '.join(fields)}")
         if key not in fields:
             raise InputError(f"algorithm {cls.name!r} has no option {key!r}; valid: {', '.join(fields)}")

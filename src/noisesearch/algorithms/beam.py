@@ -10,7 +10,7 @@ SVDD-PM (Li et al. 2024, "Derivative-Free Guidance in Continuous and Discrete Di
 Models with Soft Value-Based Decoding", Algorithm 1 with the posterior-mean value
 estimate r(x0_hat) and alpha = 0, i.e. greedy selection): M noises per step, keep the
 best. It is beam search with B = 1, N = M; default M = 4 (the paper's experiments use
-M = 20 on images; pass ``--set m=20``).
+M = 20 on images; set ``m=20``).
 """
 
 from __future__ import annotations
@@ -20,28 +20,36 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError
-from .stepwise import Lookahead, StepwiseSearch, best_per_problem, keyed_rows
+from ..processes.base import DenoisingProcess
+from .base import Plan, StepwiseSearch
+from .context import SearchContext
+from .trajectory import best_per_problem
 
 
-def beam_search(look: Lookahead, seed: int, ids: list[int], name: str, beams: int, n: int) -> tuple:
+def beam_search(ctx: SearchContext, name: str, beams: int, n: int) -> None:
     """Keep the top ``beams`` of ``beams * n`` one-step extensions at every step."""
-    process, n_problems = look.process, len(ids)
-    x, x0, eps, problems = StepwiseSearch.initial(look, seed, ids, beams)
+    process, n_problems = ctx.process, ctx.n_problems
+    x, x0, eps, problems = ctx.start(beams)
     x_T = x.clone()
     steps = torch.zeros((len(x), process.steps, *process.noise_shape), dtype=process.dtype)
     for i in range(process.steps):
         width = n if process.injects_noise(i) else 1
-        keys = [(seed, ids[p], name, i, b, j)
-                for p in range(n_problems) for b in range(beams) for j in range(width)]
-        z = keyed_rows(process, keys)
+        z = ctx.noise.steps([(p, (name, i, b, j))
+                             for p in range(n_problems) for b in range(beams) for j in range(width)])
         parents = torch.arange(len(x)).repeat_interleave(width)
-        x_next, x0_next, eps_next, scores = look.try_noises(
+        x_next, x0_next, eps_next, scores = ctx.try_noises(
             x[parents], x0[parents], eps[parents], i, z, problems[parents])
         keep = best_per_problem(scores, n_problems, beams * width, beams)
         history = steps[parents[keep]]
         history[:, i] = z[keep]
         x, x0, eps, steps, x_T = x_next[keep], x0_next[keep], eps_next[keep], history, x_T[parents[keep]]
-    return x, x_T, steps, problems, {}
+    ctx.finish(x, x_T, steps, problems)
+
+
+def beam_nfe(process: DenoisingProcess, beams: int, n: int) -> int:
+    """NFEs per condition: each beam's first prediction, then n candidates per step that injects noise."""
+    return beams * (1 + sum(n if process.injects_noise(i) else 1
+                            for i in range(process.steps - 1))) * process.nfe_per_step
 
 
 @dataclass
@@ -59,12 +67,11 @@ class BeamSearch(StepwiseSearch):
         if self.b < 1 or self.n < 1:
             raise InputError(f"b and n must be >= 1, got b={self.b}, n={self.n}")
 
-    def planned_nfe(self, process):
-        return self.b * (1 + sum(self.n if process.injects_noise(i) else 1
-                                 for i in range(process.steps - 1))) * process.nfe_per_step
+    def plan(self, process, budget):
+        return self.within(Plan(self.b, beam_nfe(process, self.b, self.n)), budget)
 
-    def trajectories(self, look, seed, ids):
-        return beam_search(look, seed, ids, self.name, self.b, self.n)
+    def search(self, ctx, plan):
+        beam_search(ctx, self.name, self.b, self.n)
 
 
 @dataclass
@@ -81,9 +88,8 @@ class SVDD(StepwiseSearch):
         if self.m < 1:
             raise InputError(f"m must be >= 1, got {self.m}")
 
-    def planned_nfe(self, process):
-        return (1 + sum(self.m if process.injects_noise(i) else 1
-                        for i in range(process.steps - 1))) * process.nfe_per_step
+    def plan(self, process, budget):
+        return self.within(Plan(self.m, beam_nfe(process, 1, self.m)), budget)
 
-    def trajectories(self, look, seed, ids):
-        return beam_search(look, seed, ids, self.name, 1, self.m)
+    def search(self, ctx, plan):
+        beam_search(ctx, self.name, 1, self.m)

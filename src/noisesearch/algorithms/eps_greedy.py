@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError
-from ..noise import keyed_uniform
 from ..processes.base import DenoisingProcess
-from .stepwise import StepwiseSearch, best_per_problem, keyed_rows
+from .base import Plan, StepwiseSearch
+from .context import SearchContext
+from .trajectory import best_per_problem
 
 
 @dataclass
@@ -62,39 +63,39 @@ class EpsGreedy(StepwiseSearch):
         level = float(process.noise_levels()[i])
         return self.k if self.window_lo <= level <= self.window_hi else 1
 
-    def planned_nfe(self, process):
+    def plan(self, process, budget):
         searched = sum(self.iterations(process, i) * self.n for i in range(process.steps))
         plain = sum(1 for i in range(process.steps - 1) if self.iterations(process, i) == 0)
-        return (1 + searched + plain) * process.nfe_per_step
+        return self.within(Plan(self.k, (1 + searched + plain) * process.nfe_per_step), budget)
 
-    def trajectories(self, look, seed, ids):
-        process, n_problems, n = look.process, len(ids), self.n
+    def search(self, ctx: SearchContext, plan: Plan) -> None:
+        process, n_problems, n = ctx.process, ctx.n_problems, self.n
         d = torch.Size(process.noise_shape).numel()
         per_row = (-1, *[1] * len(process.noise_shape))  # broadcast a (B,) tensor over a row's noise
-        x, x0, eps, problems = self.initial(look, seed, ids, 1)
+        x, x0, eps, problems = ctx.start(1)
         x_T = x.clone()
         steps = torch.zeros((n_problems, process.steps, *process.noise_shape), dtype=process.dtype)
         rows = problems.repeat_interleave(n)  # N candidate rows per problem
         for i in range(process.steps):
-            pivot = keyed_rows(process, [(seed, ids[p], "eg-pivot", i) for p in range(n_problems)])
+            pivot = ctx.noise.steps([(p, ("eg-pivot", i)) for p in range(n_problems)])
             iterations = self.iterations(process, i)
             if iterations == 0:  # the step injects no noise: nothing to search
                 x = process.update(x, i, x0, eps, pivot)
-                x0, eps = look.predict(x, i + 1, problems)
+                x0, eps = ctx.predict(x, i + 1, problems)
                 steps[:, i] = pivot
                 continue
             best_score = torch.full((n_problems,), -float("inf"), dtype=torch.float64)
             chosen = None
             for it in range(iterations):
-                keys = [(seed, ids[p], "eg", i, it, j) for p in range(n_problems) for j in range(n)]
-                fresh = keyed_rows(process, [(*k, "fresh") for k in keys])
-                direction = keyed_rows(process, [(*k, "direction") for k in keys])
-                radius = keyed_uniform([(*k, "radius") for k in keys]).to(process.dtype)
-                explore = keyed_uniform([(*k, "explore") for k in keys]) < self.epsilon
+                draws = [(p, ("eg", i, it, j)) for p in range(n_problems) for j in range(n)]
+                fresh = ctx.noise.steps([(p, (*k, "fresh")) for p, k in draws])
+                direction = ctx.noise.steps([(p, (*k, "direction")) for p, k in draws])
+                radius = ctx.noise.uniform([(p, (*k, "radius")) for p, k in draws]).to(process.dtype)
+                explore = ctx.noise.uniform([(p, (*k, "explore")) for p, k in draws]) < self.epsilon
                 unit = direction / direction.flatten(1).norm(dim=1).view(per_row)
                 local = pivot.repeat_interleave(n, 0) + (radius * self.lam * d**0.5).view(per_row) * unit
                 z = torch.where(explore.view(per_row), fresh, local)
-                x_next, x0_next, eps_next, scores = look.try_noises(
+                x_next, x0_next, eps_next, scores = ctx.try_noises(
                     x.repeat_interleave(n, 0), x0.repeat_interleave(n, 0), eps.repeat_interleave(n, 0),
                     i, z, rows)
                 winners = best_per_problem(scores, n_problems, n)
@@ -109,7 +110,7 @@ class EpsGreedy(StepwiseSearch):
                 pivot = chosen[0]
             z, x, x0, eps = chosen
             steps[:, i] = z
-        return x, x_T, steps, problems, {}
+        ctx.finish(x, x_T, steps, problems)
 
 
 @dataclass

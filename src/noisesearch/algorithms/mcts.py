@@ -27,7 +27,8 @@ import torch
 
 from ..errors import InputError
 from ..processes.base import DenoisingProcess
-from .stepwise import Lookahead, StepwiseSearch, keyed_rows
+from .base import Plan, StepwiseSearch
+from .context import SearchContext
 
 
 @dataclass(eq=False)
@@ -67,14 +68,15 @@ class MCTS(StepwiseSearch):
         if self.n < 1 or self.s < 0:
             raise InputError(f"mcts needs n >= 1 and s >= 0, got n={self.n}, s={self.s}")
 
-    def planned_nfe(self, process):
+    def plan(self, process, budget):
         # an upper bound: every expansion at the deepest level the step allows
-        return (1 + sum((self.n + self.s) * (process.steps - i - 1) for i in range(process.steps))) \
+        nfe = (1 + sum((self.n + self.s) * (process.steps - i - 1) for i in range(process.steps))) \
             * process.nfe_per_step
+        return self.within(Plan(self.s, nfe), budget)
 
-    def trajectories(self, look, seed, ids):
-        process, n_problems = look.process, len(ids)
-        x, x0, eps, problems = self.initial(look, seed, ids, 1)
+    def search(self, ctx: SearchContext, plan: Plan) -> None:
+        process, n_problems = ctx.process, ctx.n_problems
+        x, x0, eps, problems = ctx.start(1)
         x_T = x.clone()
         roots = [Node(0, x[p], x0[p], eps[p]) for p in range(n_problems)]
         created = [0] * n_problems  # per-problem node counter: keys the noises
@@ -82,18 +84,15 @@ class MCTS(StepwiseSearch):
         for i in range(process.steps):
             width = self.width(process, i)
             for _ in range(width):  # the root's children (one where the step injects no noise)
-                self.expand(look, [(p, r) for p, r in enumerate(roots) if len(r.children) < width],
-                            seed, ids, created)
+                self.expand(ctx, [(p, r) for p, r in enumerate(roots) if len(r.children) < width], created)
             if width > 1:
                 for _ in range(self.s):
-                    self.expand(look, [(p, self.select(r, process)) for p, r in enumerate(roots)],
-                                seed, ids, created)
+                    self.expand(ctx, [(p, self.select(r, process)) for p, r in enumerate(roots)], created)
             for p, root in enumerate(roots):
                 child = max(root.children, key=Node.mean)  # first of equal means
                 steps[p, i] = child.noise
                 child.parent, roots[p] = None, child
-        x = torch.stack([r.x for r in roots])
-        return x, x_T, steps, problems, {}
+        ctx.finish(torch.stack([r.x for r in roots]), x_T, steps, problems)
 
     def width(self, process: DenoisingProcess, depth: int) -> int:
         """Children a node at ``depth`` can have: N, or 1 where the step injects no noise."""
@@ -105,10 +104,9 @@ class MCTS(StepwiseSearch):
             node = max(node.children, key=lambda child: child.ucb(self.c))
         return node
 
-    def expand(self, look: Lookahead, targets: list[tuple[int, Node]], seed: int, ids: list[int],
-               created: list[int]) -> None:
+    def expand(self, ctx: SearchContext, targets: list[tuple[int, Node]], created: list[int]) -> None:
         """Add a child to each target node, roll every child out and back up its reward."""
-        process = look.process
+        process = ctx.process
         leaves = [(p, node) for p, node in targets if node.depth == process.steps]
         for _, node in leaves:  # a clean leaf: its reward is known, count one more visit
             self.backup(node, node.value / max(node.visits, 1))
@@ -120,27 +118,27 @@ class MCTS(StepwiseSearch):
             by_depth.setdefault(node.depth, []).append((p, node))
         children: list[tuple[int, Node]] = []
         for depth, group in sorted(by_depth.items()):
-            keys = []
+            draws = []
             for p, _ in group:
-                keys.append((seed, ids[p], "mcts", created[p]))
+                draws.append((p, ("mcts", created[p])))
                 created[p] += 1
-            z = keyed_rows(process, keys)
+            z = ctx.noise.steps(draws)
             rows = torch.tensor([p for p, _ in group])
             x = torch.stack([node.x for _, node in group])
             x_next = process.update(x, depth, torch.stack([node.x0 for _, node in group]),
                                     torch.stack([node.eps for _, node in group]), z)
-            x0, eps = look.predict(x_next, depth + 1, rows)
+            x0, eps = ctx.predict(x_next, depth + 1, rows)
             for j, (p, node) in enumerate(group):
                 child = Node(depth + 1, x_next[j], x0[j], eps[j], z[j], parent=node)
                 node.children.append(child)
                 children.append((p, child))
-        rewards = self.rollout(look, children)
+        rewards = self.rollout(ctx, children)
         for (_, child), reward in zip(children, rewards, strict=True):
             self.backup(child, reward)
 
-    def rollout(self, look: Lookahead, children: list[tuple[int, Node]]) -> list[float]:
+    def rollout(self, ctx: SearchContext, children: list[tuple[int, Node]]) -> list[float]:
         """Noise-free updates from each child to the clean sample, then the verifier's rewards."""
-        process = look.process
+        process = ctx.process
         rows = torch.tensor([p for p, _ in children])
         depth = torch.tensor([c.depth for _, c in children])
         x = torch.stack([c.x for _, c in children])
@@ -151,8 +149,8 @@ class MCTS(StepwiseSearch):
             moved = process.update(x[active], i, x0[active], eps[active], deterministic=True)
             x[active] = moved
             if i + 1 < process.steps:
-                x0[active], eps[active] = look.predict(moved, i + 1, rows[active])
-        _, scores = look.score(x, rows)
+                x0[active], eps[active] = ctx.predict(moved, i + 1, rows[active])
+        _, scores = ctx.score(x, rows)
         return [float(s) for s in scores]
 
     @staticmethod

@@ -14,25 +14,21 @@ the nearest state at or past it on the process's schedule; every round ends at l
 step further down than it started, so the search always finishes. Defaults are the
 paper's ImageNet (SiT-XL) setting: sigma_start = 0.11, delta_f = 0.78, delta_b = 0.81,
 N = 2, M = 4. With a budget and no ``n``, N is the largest that the budget pays for.
+Survivors are the best N of each condition's N x M copies (ties keep the earlier copy).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from ..errors import InputError
-from ..ledger import Ledger
-from ..noise import keyed_normal
+from ..noise import Noises
 from ..processes.base import DenoisingProcess
-from ..verifiers.base import Verifier
-from .initial_noise import InitialNoiseSearch, winner_payload
-from .keeper import BestKeeper
-from .result import SearchResult
-from .trajectory import Noises, cat_pairs, decode_and_score, follow_path
+from .base import InitialNoiseSearch, Plan
+from .context import SearchContext
+from .trajectory import best_per_problem
 
 DEFAULT_N = 2
 
@@ -101,131 +97,70 @@ class PathsSearch(InitialNoiseSearch):
             if not 0 < getattr(self, name) <= 1:
                 raise InputError(f"{name} must be in (0, 1], got {getattr(self, name)}")
 
-    def needs_budget(self) -> bool:
-        return False
-
-    def plan(self, process: DenoisingProcess) -> PathPlan:
+    def path_plan(self, process: DenoisingProcess) -> PathPlan:
         return plan_paths(process.noise_levels(), self.sigma_start, self.delta_f, self.delta_b)
 
     def winner_path(self, searched: DenoisingProcess) -> list[int]:
-        return self.plan(searched).path()
+        return self.path_plan(searched).path()
 
-    def paths(self, process: DenoisingProcess, budget: int | None) -> int:
+    def plan(self, process, budget):
         """N: given, or the largest the budget pays for, or the paper's 2."""
         searched = self.search_process(process)
-        budget = self.search_budget(process, budget)
-        cost = self.plan(searched).steps_per_path(self.m) * searched.nfe_per_step
-        if budget is not None and budget < cost * (self.n or 1):
-            raise InputError(f"budget {budget} NFEs is less than paths with n={self.n or 1}, m={self.m} "
-                             f"cost ({cost * (self.n or 1)} NFEs); valid: a budget >= {cost * (self.n or 1)}")
-        if self.n is not None:
-            return self.n
-        return DEFAULT_N if budget is None else budget // cost
+        cost = self.path_plan(searched).steps_per_path(self.m) * searched.nfe_per_step
+        budget = self.search_budget(process, budget, cost * (self.n or 1))
+        n = self.n if self.n is not None else DEFAULT_N if budget is None else budget // cost
+        return Plan(n, n * cost)
 
-    def check(self, process, budget, verifier=None):
-        self.paths(process, budget)
+    def search(self, ctx: SearchContext, plan: Plan) -> None:
+        n, n_problems, process = plan.size, ctx.n_problems, ctx.process
+        paths = self.path_plan(process)
+        # rows are problem-major: row = p * K + k, K = N paths (or N * M copies)
+        problems = torch.arange(n_problems).repeat_interleave(n)
+        record: Noises = {"x_T": ctx.noise.initial([(p, ("paths", k)) for p in range(n_problems)
+                                                    for k in range(n)])}
+        x, _ = self.advance(ctx, record["x_T"], problems, list(range(paths.start + 1)), record, ("init",))
+        for r, (f, b) in enumerate(paths.rounds):
+            copies = problems.repeat_interleave(self.m)
+            record = {k: v.repeat_interleave(self.m, dim=0) for k, v in record.items()}
+            renoise = ctx.noise.states(slotted(copies, ("paths", "renoise", r)))
+            x = process.renoise(x.repeat_interleave(self.m, dim=0), current_state(paths, r), f, renoise)
+            record["renoise"] = (torch.cat([record["renoise"], renoise[:, None]], 1)
+                                 if "renoise" in record else renoise[:, None])
+            x, x0 = self.advance(ctx, x, copies, list(range(f, b + 2)), record, ("round", r))
+            if r == len(paths.rounds) - 1:  # the last round ends on the clean sample
+                break
+            _, scores = ctx.score(x0, copies)  # earlier rounds are scored on x0_hat
+            keep = best_per_problem(scores, n_problems, n * self.m, n)
+            x, problems = x[keep], copies[keep]
+            record = {k: v[keep] for k, v in record.items()}
+        else:  # no state is as low as sigma_start but the clean one: best-of-N
+            copies = problems
+        images, scores = ctx.score(x, copies)
+        ctx.offer(copies, scores, images, record, [{"path": paths.path()}] * len(copies), path=paths.path())
 
-    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
-            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
-            progress: bool = False) -> SearchResult:
-        conditions = [process.parse_condition(c) for c in conditions]
-        n_problems, n = len(conditions), self.paths(process, budget)
-        ids = list(problem_ids) if problem_ids is not None else list(range(n_problems))
-        searched = self.search_process(process)
-        plan = self.plan(searched)
-        cond = process.encode(conditions)
-        ledger = Ledger(n_problems, budget, progress, description=f"{self.name} N={n} M={self.m}",
-                        planned=n * plan.steps_per_path(self.m) * searched.nfe_per_step)
-        keeper = BestKeeper(n_problems, self.top_k)
-
-        def offer_finished(x: torch.Tensor, rows: torch.Tensor, record: Noises) -> None:
-            images, scores = self.score_rows(searched, verifier, x, cond, conditions, rows, ledger)
-            for p, row in keeper.offer(rows, scores, images, ledger.nfe).items():
-                keeper.attach(p, {**winner_payload(record, row, path=plan.path()), "path": plan.path()})
-
-        try:
-            # rows are problem-major: row = p * K + k, K = N paths (or N * M copies)
-            problems = torch.arange(n_problems).repeat_interleave(n)
-            x_T = searched.prior([(seed, ids[p], "x_T", "paths", k)
-                                  for p in range(n_problems) for k in range(n)])
-            record: Noises = {"x_T": x_T}
-            x, _ = self.advance(searched, x_T, cond, problems, list(range(plan.start + 1)), record,
-                                seed, ids, ("init",), ledger)
-            if not plan.rounds:  # no state is as low as sigma_start but the clean one: best-of-N
-                offer_finished(x, problems, record)
-            for r, (f, b) in enumerate(plan.rounds):
-                copies = problems.repeat_interleave(self.m)
-                record = {k: v.repeat_interleave(self.m, dim=0) for k, v in record.items()}
-                renoise = self.keyed(searched, seed, ids, copies, ("renoise", r), (), searched.sample_shape)
-                x = searched.renoise(x.repeat_interleave(self.m, dim=0), current_state(plan, r), f, renoise)
-                record["renoise"] = (torch.cat([record["renoise"], renoise[:, None]], 1)
-                                     if "renoise" in record else renoise[:, None])
-                x, x0 = self.advance(searched, x, cond, copies, list(range(f, b + 2)), record, seed, ids,
-                                     ("round", r), ledger)
-                if r == len(plan.rounds) - 1:  # the last round ends on the clean sample
-                    offer_finished(x, copies, record)
-                    break
-                # earlier rounds are scored on x0_hat
-                _, scores = self.score_rows(searched, verifier, x0, cond, conditions, copies, ledger)
-                keep = survivors(scores, n_problems, n, self.m)
-                x, problems = x[keep], copies[keep]
-                record = {k: v[keep] for k, v in record.items()}
-            return self.collect(process, searched, verifier, conditions, ids, seed, keeper, ledger)
-        finally:
-            ledger.close()
-
-    def advance(self, process: DenoisingProcess, x: torch.Tensor, cond: torch.Tensor,
-                problems: torch.Tensor, path: list[int], record: Noises, seed: int, ids: list[int],
-                tag: tuple, ledger: Ledger) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Integrate rows along ``path`` in chunks of max_batch; their step noises go into ``record``.
-
-        Returns the states and the last step's clean predictions."""
-        n_steps = len(path) - 1
+    def advance(self, ctx: SearchContext, x: torch.Tensor, problems: torch.Tensor, path: list[int],
+                record: Noises, tag: tuple) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Integrate rows along ``path``; their step noises go into ``record``."""
+        steps = len(path) - 1
         noises = None
-        if process.stochastic and n_steps > 0:
-            noises = self.keyed(process, seed, ids, problems, ("step", *tag), range(n_steps),
-                                process.noise_shape)
+        if ctx.process.stochastic and steps > 0:
+            rows = [(p, (*parts, i)) for p, parts in slotted(problems, ("paths", "step", *tag))
+                    for i in range(steps)]
+            noises = ctx.noise.steps(rows).reshape(len(problems), steps, *ctx.process.noise_shape)
             record["steps"] = torch.cat([record["steps"], noises], 1) if "steps" in record else noises
-        if n_steps == 0:
-            return x, None
-        def advance(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
-            rows = problems[part]
-            with ledger.timed(rows), torch.no_grad():
-                return follow_path(process, x[part], cond[rows], path,
-                                   None if noises is None else noises[part], None, ledger, rows)
+        return ctx.advance(x, problems, path, noises)
 
-        return cat_pairs(ledger.map_chunks(advance, len(x), self.max_batch))
 
-    def score_rows(self, process: DenoisingProcess, verifier: Verifier, x: torch.Tensor, cond: torch.Tensor,
-                   conditions: list, problems: torch.Tensor,
-                   ledger: Ledger) -> tuple[torch.Tensor, torch.Tensor]:
-        """(images, scores) of decoded states ``x``, in chunks of max_batch."""
-        return decode_and_score(process, verifier, x, conditions, problems, ledger, self.max_batch)
-
-    def keyed(self, process: DenoisingProcess, seed: int, ids: list[int], problems: torch.Tensor,
-              tag: tuple, steps: Sequence[int] | tuple, shape: tuple[int, ...]) -> torch.Tensor:
-        """Fresh noise per row (B, [len(steps),] *shape), keyed by problem, row slot, tag and step."""
-        per_problem: dict[int, int] = {}
-        rows = []
-        for p in problems.tolist():
-            slot = per_problem.get(p, 0)
-            per_problem[p] = slot + 1
-            if steps == ():
-                rows.append(keyed_normal([(seed, ids[p], "paths", *tag, slot)], shape, process.device,
-                                         process.dtype)[0])
-            else:
-                rows.append(keyed_normal([(seed, ids[p], "paths", *tag, slot, i) for i in steps], shape,
-                                         process.device, process.dtype))
-        return torch.stack(rows)
+def slotted(problems: torch.Tensor, parts: tuple) -> list[tuple[int, tuple]]:
+    """Noise rows ``(problem, (*parts, slot))``, the slot counting each problem's rows in order."""
+    seen: dict[int, int] = {}
+    rows = []
+    for p in problems.tolist():
+        rows.append((p, (*parts, seen.get(p, 0))))
+        seen[p] = seen.get(p, 0) + 1
+    return rows
 
 
 def current_state(plan: PathPlan, r: int) -> int:
     """The state index the paths are at when round ``r`` begins."""
     return plan.start if r == 0 else plan.rounds[r - 1][1] + 1
-
-
-def survivors(scores: torch.Tensor, n_problems: int, n: int, m: int) -> torch.Tensor:
-    """Row indices of the best N of each problem's N * M copies (ties keep the earlier copy)."""
-    per_problem = scores.reshape(n_problems, n * m)
-    order = torch.sort(-per_problem, dim=1, stable=True).indices[:, :n]
-    return (order + torch.arange(n_problems)[:, None] * (n * m)).flatten()

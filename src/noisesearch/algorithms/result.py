@@ -1,4 +1,5 @@
-"""What a search returns: per condition, the winner, its noises and the whole record."""
+"""What a search returns (per condition: the winner, its noises and the whole record), and the
+keeper that collects it while the search runs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from ..errors import RunError
 
 
 @dataclass
@@ -52,3 +55,51 @@ class SearchResult:
 
     def __len__(self) -> int:
         return len(self.problems)
+
+
+class BestKeeper:
+    """Tracks, for P problems, every scored candidate and the best one.
+
+    A candidate replaces the best only with a strictly higher score, so ties keep the
+    earlier candidate and the outcome does not depend on chunking.
+    """
+
+    def __init__(self, n_problems: int, top_k: int = 8) -> None:
+        self.top_k = top_k
+        self.best_score = [-float("inf")] * n_problems
+        self.best: list[dict[str, Any] | None] = [None] * n_problems
+        self.history: list[list[tuple[int, float]]] = [[] for _ in range(n_problems)]
+        self.top: list[list[tuple[float, int, torch.Tensor]]] = [[] for _ in range(n_problems)]
+        self._order = 0
+
+    def offer(self, problems: torch.Tensor, scores: torch.Tensor, images: torch.Tensor,
+              nfe: torch.Tensor) -> dict[int, int]:
+        """Record a scored batch; returns {problem: row} for every problem whose best is now a row.
+
+        The caller then adds what regenerates that row (noises, recipe) with ``attach``.
+        """
+        new_best: dict[int, int] = {}
+        for row, (p, s) in enumerate(zip(problems.tolist(), scores.tolist(), strict=True)):
+            self.history[p].append((int(nfe[p]), s))
+            if s > self.best_score[p]:
+                self.best_score[p] = s
+                self.best[p] = {"image": images[row].detach().cpu().clone()}
+                new_best[p] = row
+            self._order += 1
+            top = self.top[p]
+            if len(top) < self.top_k or s > top[-1][0]:
+                top.append((s, self._order, images[row].detach().cpu().clone()))
+                top.sort(key=lambda item: (-item[0], item[1]))
+                del top[self.top_k:]
+        return new_best
+
+    def winner(self, problem: int, condition: Any) -> dict[str, Any]:
+        """The best candidate of ``problem``; ``RunError`` when every candidate failed."""
+        if self.best[problem] is None:
+            raise RunError(f"every candidate for condition {condition!r} failed "
+                           "(NaN or Inf from the model or the verifier)")
+        return self.best[problem]
+
+    def attach(self, problem: int, payload: dict[str, Any]) -> None:
+        """Store how the current best of ``problem`` is regenerated (its noises, recipe, path)."""
+        self.best[problem].update(payload)

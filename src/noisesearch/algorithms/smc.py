@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError
-from ..noise import keyed_uniform
-from .stepwise import StepwiseSearch, keyed_rows
+from .base import Plan, StepwiseSearch
+from .context import SearchContext
 
 POTENTIALS = ("max", "sum", "difference")
 FAILED_REWARD = -1e30  # a failed particle's reward (NaN/Inf): its weight underflows to 0, never NaN
@@ -72,16 +72,16 @@ class SMC(StepwiseSearch):
         if not 0 <= self.start <= self.end <= 1:
             raise InputError(f"smc needs 0 <= start <= end <= 1, got [{self.start}, {self.end}]")
 
-    def planned_nfe(self, process):
-        return self.k * process.steps * process.nfe_per_step
+    def plan(self, process, budget):
+        return self.within(Plan(self.k, self.k * process.steps * process.nfe_per_step), budget)
 
     def resampling_step(self, i: int, steps: int) -> bool:
         every = self.every or max(1, round(0.2 * steps))
         return (i + 1) % every == 0 and self.start <= (i + 1) / steps <= self.end and i + 1 < steps
 
-    def trajectories(self, look, seed, ids):
-        process, n_problems, k = look.process, len(ids), self.k
-        x, x0, eps, problems = self.initial(look, seed, ids, k)
+    def search(self, ctx: SearchContext, plan: Plan) -> dict[str, torch.Tensor]:
+        process, n_problems, k = ctx.process, ctx.n_problems, self.k
+        x, x0, eps, problems = ctx.start(k)
         x_T = x.clone()
         steps = torch.zeros((len(x), process.steps, *process.noise_shape), dtype=process.dtype)
         best = torch.full((len(x),), -float("inf"), dtype=torch.float64)  # max_s r_s
@@ -89,12 +89,11 @@ class SMC(StepwiseSearch):
         base = torch.zeros(len(x), dtype=torch.float64)  # r at the last resampling
         resamplings = torch.zeros(n_problems, dtype=torch.long)
         for i in range(process.steps):
-            keys = [(seed, ids[p], "smc", i, j) for p in range(n_problems) for j in range(k)]
-            z = keyed_rows(process, keys)
+            z = ctx.noise.steps([(p, ("smc", i, j)) for p in range(n_problems) for j in range(k)])
             x = process.update(x, i, x0, eps, z)
             steps[:, i] = z
-            x0, eps = look.predict(x, i + 1, problems)
-            _, r = look.score(x0, problems)
+            x0, eps = ctx.predict(x, i + 1, problems)
+            _, r = ctx.score(x0, problems)
             r = r.double().clamp(min=FAILED_REWARD)  # a failed particle gets no weight
             best, total = torch.maximum(best, r), total + r
             log_g = self.lam * {"max": best, "sum": total, "difference": r - base}[self.potential]
@@ -103,7 +102,7 @@ class SMC(StepwiseSearch):
                 due = torch.ones(n_problems, dtype=torch.bool)
                 if self.adaptive:
                     due = effective_sample_size(grouped) < k / 2
-                u = keyed_uniform([(seed, ids[p], "smc-resample", i) for p in range(n_problems)])
+                u = ctx.noise.uniform([(p, ("smc-resample", i)) for p in range(n_problems)])
                 ancestors = systematic_resample(grouped, u)
                 ancestors = torch.where(due[:, None], ancestors, torch.arange(k))
                 rows = (ancestors + torch.arange(n_problems)[:, None] * k).flatten()
@@ -111,7 +110,6 @@ class SMC(StepwiseSearch):
                 best, total, r = best[rows], total[rows], r[rows]
                 base = torch.where(due.repeat_interleave(k), r, base[rows])
                 resamplings += due.long()
-        extra = {"particles": x.reshape(n_problems, k, *x.shape[1:]),
-                 "log_weights": log_g.reshape(n_problems, k),
-                 "resamplings": resamplings}
-        return x, x_T, steps, problems, extra
+        ctx.finish(x, x_T, steps, problems)
+        return {"particles": x.reshape(n_problems, k, *x.shape[1:]),
+                "log_weights": log_g.reshape(n_problems, k), "resamplings": resamplings}

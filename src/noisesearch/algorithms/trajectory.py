@@ -1,11 +1,12 @@
-"""Trajectories: their noise keys, running them along a path of states, scoring them in chunks.
+"""Trajectories: running noises along a path of states, and scoring what comes out.
 
 A trajectory is its initial noise x_T, the noise each stochastic step consumes, and (for
 search over paths) the noise of each forward re-noising. Its *path* is the sequence of
 state indices it visits: ``0, 1, ..., steps`` for a plain generation; a decrease is a
 forward re-noising (``process.renoise``), an increase by one a denoising step. Noises are
 stored per trajectory as ``{"x_T": (B, ...), "steps": (B, V, ...), "renoise": (B, R, ...)}``
-with V the steps taken and R the re-noisings, in path order.
+with V the steps taken and R the re-noisings, in path order. ``sample`` regenerates a
+winner from its saved noises and path (``replay``).
 """
 
 from __future__ import annotations
@@ -15,27 +16,9 @@ from collections.abc import Sequence
 import torch
 
 from ..ledger import Ledger
-from ..noise import Key
+from ..noise import Noises
 from ..processes.base import DenoisingProcess
 from ..verifiers.base import Verifier
-
-Noises = dict[str, torch.Tensor]
-
-
-def trajectory_keys(process: DenoisingProcess, seed: int, problem: int, *index: int | str) -> dict:
-    """The keys of one trajectory: its initial noise and, if stochastic, one per step."""
-    keys: dict[str, list[Key]] = {"x_T": [(seed, problem, "x_T", *index)]}
-    if process.stochastic:
-        keys["steps"] = [(seed, problem, "step", *index, i) for i in range(process.steps)]
-    return keys
-
-
-def draw_noises(process: DenoisingProcess, keys: Sequence[dict]) -> Noises:
-    """The noises of trajectories from their keys: x_T (B, ...) and, if stochastic, steps (B, T, ...)."""
-    noises = {"x_T": process.prior([k["x_T"][0] for k in keys])}
-    if process.stochastic:
-        noises["steps"] = torch.stack([process.step_noise(k["steps"]) for k in keys])
-    return noises
 
 
 def straight_path(process: DenoisingProcess) -> list[int]:
@@ -82,12 +65,6 @@ def sample(process: DenoisingProcess, noises: Noises, cond: torch.Tensor, path: 
         return process.decode(x)
 
 
-def replay_noises(process: DenoisingProcess, cond: torch.Tensor, noises: Noises,
-                  path: Sequence[int] | None = None) -> torch.Tensor:
-    """Regenerate samples from saved noises (and the recorded path, if not straight)."""
-    return sample(process, noises, cond, path)
-
-
 def score(verifier: Verifier, images: torch.Tensor, conditions: Sequence, problems: torch.Tensor,
           ledger: Ledger) -> torch.Tensor:
     """Verifier scores of ``images``, one verifier call charged per row.
@@ -108,38 +85,24 @@ def score(verifier: Verifier, images: torch.Tensor, conditions: Sequence, proble
     return scores
 
 
-def evaluate(process: DenoisingProcess, verifier: Verifier, noises: Noises, cond: torch.Tensor,
-             conditions: Sequence, problems: torch.Tensor, ledger: Ledger,
-             max_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generate and score whole trajectories in chunks of ``max_batch`` rows; (images, scores).
+def map_path(path: Sequence[int], from_levels: torch.Tensor, to_levels: torch.Tensor) -> list[int]:
+    """A path on one schedule as a path on another, each state at the nearest noise level."""
+    def nearest(i: int) -> int:
+        return int((to_levels - from_levels[i]).abs().argmin())
 
-    ``cond`` and ``conditions`` hold one entry per problem; ``problems`` (B,) maps rows to them.
-    """
-    def generate_and_score(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = problems[part]
-        with ledger.timed(rows):
-            batch = sample(process, {k: v[part] for k, v in noises.items()}, cond[rows], None, ledger, rows)
-            return batch, score(verifier, batch, [conditions[p] for p in rows.tolist()], rows, ledger)
-
-    return cat_pairs(ledger.map_chunks(generate_and_score, len(problems), max_batch))
-
-
-def decode_and_score(process: DenoisingProcess, verifier: Verifier, x: torch.Tensor, conditions: Sequence,
-                     problems: torch.Tensor, ledger: Ledger,
-                     max_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images, scores) of clean states or predictions ``x``, decoded and scored in chunks."""
-    def chunk(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = problems[part]
-        with ledger.timed(rows), torch.no_grad():
-            batch = process.decode(x[part])
-            return batch, score(verifier, batch, [conditions[p] for p in rows.tolist()], rows, ledger)
-
-    return cat_pairs(ledger.map_chunks(chunk, len(x), max_batch))
+    mapped = [nearest(path[0])]
+    for a, b in zip(path, path[1:], strict=False):
+        target = nearest(b)
+        if b > a:
+            mapped += list(range(mapped[-1] + 1, max(target, mapped[-1]) + 1))
+        elif target < mapped[-1]:
+            mapped.append(target)
+    return mapped
 
 
-def cat_pairs(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Chunks' (a, b) outputs joined into (cat of a, cat of b)."""
-    return torch.cat([a for a, _ in pairs]), torch.cat([b for _, b in pairs])
+def steps_taken(path: Sequence[int]) -> int:
+    """Denoising steps along ``path`` (re-noisings are free)."""
+    return sum(b == a + 1 for a, b in zip(path, path[1:], strict=False))
 
 
 def select_rows(noises: Noises, rows: Sequence[int] | torch.Tensor) -> Noises:
@@ -150,3 +113,10 @@ def select_rows(noises: Noises, rows: Sequence[int] | torch.Tensor) -> Noises:
 
 def concat_noises(parts: Sequence[Noises]) -> Noises:
     return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+def best_per_problem(scores: torch.Tensor, n_problems: int, per_problem: int, keep: int = 1) -> torch.Tensor:
+    """Row indices of the ``keep`` best of each problem's ``per_problem`` consecutive rows (ties: first)."""
+    grouped = scores.reshape(n_problems, per_problem)
+    order = torch.sort(-grouped, dim=1, stable=True).indices[:, :keep]
+    return (order + torch.arange(n_problems)[:, None] * per_problem).flatten()

@@ -19,21 +19,15 @@ it can.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from ..errors import InputError
-from ..ledger import Ledger
-from ..noise import ball_neighbours, keyed_uniform, sphere_neighbours
-from ..processes.base import DenoisingProcess
-from ..verifiers.base import Verifier
-from .initial_noise import InitialNoiseSearch, draw_trajectories, winner_payload
-from .keeper import BestKeeper
-from .result import SearchResult
-from .trajectory import Noises, concat_noises, evaluate, select_rows
+from ..noise import Noises, ball_neighbours, sphere_neighbours
+from .base import InitialNoiseSearch, Plan
+from .context import SearchContext
+from .trajectory import concat_noises, select_rows
 
 NEIGHBOURHOODS = ("sphere", "ball")
 ON_STALL = ("restart", "stay")
@@ -86,86 +80,60 @@ class ZeroOrderSearch(InitialNoiseSearch):
         if self.on_stall not in ON_STALL:
             raise InputError(f"on_stall {self.on_stall!r} is unknown; valid: {', '.join(ON_STALL)}")
 
-    def needs_budget(self) -> bool:
-        return self.iterations is None
-
-    def check(self, process, budget, verifier=None):
-        budget = self.search_budget(process, budget)
+    def plan(self, process, budget):
         cost = self.search_process(process).generation_nfe
+        budget = self.search_budget(process, budget, cost)
         if budget is None and self.iterations is None:
-            raise InputError("zero-order search needs a budget or iterations; e.g. --budget "
-                             f"{16 * cost} or --set iterations=4")
-        if budget is not None and budget < cost:
-            raise InputError(f"budget {budget} NFEs is less than one generation ({cost} NFEs); "
-                             f"valid: a budget >= {cost}")
+            raise InputError(f"zero-order search needs a budget or iterations; e.g. budget={16 * cost} "
+                             "or iterations=4")
+        nfe = budget if budget is not None else (1 + self.iterations * self.n) * cost
+        return Plan(nfe // cost, nfe)  # size: generations
 
-    def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
-            budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
-            progress: bool = False) -> SearchResult:
-        self.check(process, budget)
-        conditions = [process.parse_condition(c) for c in conditions]
-        n_problems = len(conditions)
-        ids = list(problem_ids) if problem_ids is not None else list(range(n_problems))
-        searched = self.search_process(process)
-        cost, search_budget = searched.generation_nfe, self.search_budget(process, budget)
-        cond = process.encode(conditions)
-        planned = search_budget if search_budget is not None else (1 + self.iterations * self.n) * cost
-        ledger = Ledger(n_problems, budget, progress, planned=planned, description=f"{self.name} N={self.n}")
-        keeper = BestKeeper(n_problems, self.top_k)
+    def search(self, ctx: SearchContext, plan: Plan) -> None:
+        cost = ctx.process.generation_nfe
+        budget = self.search_budget(ctx.final, ctx.budget, cost)
+        pivot, _ = ctx.noise.trajectories([(p, (0,)) for p in range(ctx.n_problems)])  # random search's first
+        pivot_score = torch.full((ctx.n_problems,), float("nan"), dtype=torch.float64)  # nan: not yet scored
+        restarts = [0] * ctx.n_problems
+        iteration = 0
+        while self.iterations is None or iteration < self.iterations:
+            # per problem: its pivot if unscored (role -1), then as many neighbours j as it can pay for
+            rows: list[tuple[int, int]] = []
+            for p in range(ctx.n_problems):
+                affordable = (budget - int(ctx.ledger.nfe[p])) // cost if budget else self.n + 1
+                if pivot_score[p].isnan() and affordable > 0:
+                    rows.append((p, -1))
+                    affordable -= 1
+                rows += [(p, j) for j in range(min(self.n, affordable))]
+            if not rows:
+                break
+            noises = self.candidates(ctx, pivot, rows, iteration)
+            problems = torch.tensor([p for p, _ in rows])
+            images, scores = ctx.generate(noises, problems)
+            ctx.offer(problems, scores, images, noises,
+                      [{"iteration": iteration, "neighbour": j, "restarts": restarts[p]} for p, j in rows])
+            self.move_pivots(ctx, pivot, pivot_score, restarts, noises, scores, rows)
+            iteration += 1
 
-        pivot, _ = draw_trajectories(searched, seed, ids, 0)  # random search's first candidate
-        pivot_score = torch.full((n_problems,), float("nan"), dtype=torch.float64)  # nan: not yet scored
-        restarts = [0] * n_problems
-        try:
-            iteration = 0
-            while self.iterations is None or iteration < self.iterations:
-                # per problem: its pivot if unscored, then as many neighbours as it can pay for
-                row_problem, row_role = [], []
-                for p in range(n_problems):
-                    affordable = (search_budget - int(ledger.nfe[p])) // cost if search_budget else self.n + 1
-                    if pivot_score[p].isnan() and affordable > 0:
-                        row_problem.append(p)
-                        row_role.append(-1)
-                        affordable -= 1
-                    for j in range(min(self.n, affordable)):
-                        row_problem.append(p)
-                        row_role.append(j)
-                if not row_problem:
-                    break
-                noises = self.candidate_noises(searched, seed, ids, pivot, row_problem, row_role, iteration)
-                problems = torch.tensor(row_problem)
-                images, scores = evaluate(searched, verifier, noises, cond, conditions, problems,
-                                          ledger, self.max_batch)
-                for p, row in keeper.offer(problems, scores, images, ledger.nfe).items():
-                    keeper.attach(p, winner_payload(noises, row, iteration=iteration, neighbour=row_role[row],
-                                                    restarts=restarts[p]))
-                self.move_pivots(searched, seed, ids, pivot, pivot_score, restarts, noises, scores,
-                                 row_problem, row_role)
-                iteration += 1
-            return self.collect(process, searched, verifier, conditions, ids, seed, keeper, ledger)
-        finally:
-            ledger.close()
-
-    def candidate_noises(self, process: DenoisingProcess, seed: int, ids: list[int], pivot: Noises,
-                         row_problem: list[int], row_role: list[int], iteration: int) -> Noises:
-        """Noises of this iteration's rows: a pivot's own (role -1) or a neighbour j of it."""
+    def candidates(self, ctx: SearchContext, pivot: Noises, rows: list[tuple[int, int]],
+                   iteration: int) -> Noises:
+        """Noises of this iteration's rows: a pivot's own (role -1) or its neighbour j."""
         parts = []
-        for p, j in zip(row_problem, row_role, strict=True):
+        for p, j in rows:
             own = select_rows(pivot, [p])
             if j < 0:
                 parts.append(own)
                 continue
-            fresh, _ = draw_trajectories(process, seed, [ids[p]], "zo-neighbour", iteration, j)
-            u = keyed_uniform([(seed, ids[p], "zo-radius", iteration, j)])
+            fresh, _ = ctx.noise.trajectories([(p, ("zo-neighbour", iteration, j))])
+            u = ctx.noise.uniform([(p, ("zo-radius", iteration, j))])
             parts.append(neighbours(own, fresh, self.neighbourhood, self.tau, self.radius, u))
         return concat_noises(parts)
 
-    def move_pivots(self, process: DenoisingProcess, seed: int, ids: list[int], pivot: Noises,
-                    pivot_score: torch.Tensor, restarts: list[int], noises: Noises,
-                    scores: torch.Tensor, row_problem: list[int], row_role: list[int]) -> None:
+    def move_pivots(self, ctx: SearchContext, pivot: Noises, pivot_score: torch.Tensor, restarts: list[int],
+                    noises: Noises, scores: torch.Tensor, rows: list[tuple[int, int]]) -> None:
         """Pivot <- best neighbour if it beats the pivot; otherwise restart or stay."""
         best: dict[int, int] = {}
-        for row, (p, j) in enumerate(zip(row_problem, row_role, strict=True)):
+        for row, (p, j) in enumerate(rows):
             if j < 0:
                 pivot_score[p] = float(scores[row])
             elif p not in best or scores[row] > scores[best[p]]:
@@ -177,7 +145,7 @@ class ZeroOrderSearch(InitialNoiseSearch):
                 pivot_score[p] = float(scores[row])
             elif self.on_stall == "restart":
                 restarts[p] += 1
-                fresh, _ = draw_trajectories(process, seed, [ids[p]], "zo-restart", restarts[p])
+                fresh, _ = ctx.noise.trajectories([(p, ("zo-restart", restarts[p]))])
                 for name in pivot:
                     pivot[name][p] = fresh[name][0]
                 pivot_score[p] = float("nan")

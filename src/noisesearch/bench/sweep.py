@@ -187,7 +187,7 @@ def run_cell(cell: Cell, process: DenoisingProcess, config: BenchConfig, verifie
         searched = process
         try:
             algorithm = load_algorithm(cell.method, max_batch=max_batch).at_budget(process, budget)
-            algorithm.check(process, budget, verifier)
+            algorithm.check(process, verifier, budget)
         except InputError as exc:  # e.g. a budget below what the algorithm needs: recorded, not retried
             return {"status": "skipped", "reason": str(exc)}, None
     start = time.perf_counter()
