@@ -11,9 +11,8 @@ from safetensors.torch import load_file
 from .algorithms.trajectory import replay_noises
 from .errors import InputError
 from .images import is_image_batch, png_bytes
-from .processes import load_process
 from .runs import read_results
-from .verifiers import bind, load_verifier
+from .spec import RunSpec
 
 
 @dataclass
@@ -38,9 +37,8 @@ def replay(out: Path | str) -> list[Replayed]:
     config = json.loads(config_path.read_text())
     if config.get("verifier") is None:
         raise InputError(f"{out} was searched with a Python callable verifier; replay it from Python")
-    device = config.get("device", "cpu")  # the run's device: another one rounds differently
-    process = load_process(config["model"], device=device, **config["process"])
-    verifier = bind(load_verifier(config["verifier"], device=device), process)
+    run = RunSpec.from_json(config).build()  # on the run's device: another one rounds differently
+    process, verifier = run.process, run.verifier
     replayed = []
     for rec in read_results(out):
         if rec.get("status", "done") != "done":  # a failed condition has no winner

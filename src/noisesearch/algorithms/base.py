@@ -48,6 +48,18 @@ class Algorithm:
             progress: bool = False) -> SearchResult:
         raise NotImplementedError
 
+    # -- the run spec's interface: the sampler and budget a run gets when none is given --
+    @property
+    def sampler(self) -> str | None:
+        """The sampler this algorithm needs when none is asked for."""
+        from .stepwise import StepwiseSearch
+
+        return "sde" if isinstance(self, StepwiseSearch) else None  # the noise a stochastic sampler injects
+
+    def default_budget(self, process: DenoisingProcess) -> int | None:
+        """NFEs per condition when none is given: None when the options fix the work, else 16 generations."""
+        return 16 * process.generation_nfe if self.needs_budget() else None
+
 
 def option_fields(cls: type[Algorithm]) -> list[dataclasses.Field]:
     return list(dataclasses.fields(cls))

@@ -2,6 +2,6 @@
 
 from .cells import Cell, plan_cells
 from .suites import SUITES, Suite, load_suite
-from .sweep import BenchConfig, resolve, run_bench
+from .sweep import run_bench
 
-__all__ = ["BenchConfig", "Cell", "SUITES", "Suite", "load_suite", "plan_cells", "resolve", "run_bench"]
+__all__ = ["Cell", "SUITES", "Suite", "load_suite", "plan_cells", "run_bench"]
