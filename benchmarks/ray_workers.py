@@ -29,7 +29,8 @@ from pathlib import Path
 
 import torch
 
-from noisesearch.bench import resolve, run_bench
+from noisesearch.bench import run_bench
+from noisesearch.spec import BenchSpec
 
 
 def strip(record: dict) -> dict:
@@ -62,8 +63,8 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=512)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    config = resolve("digits", args.algorithms.split(","), [int(b) for b in args.budgets.split(",")], None,
-                     None, limit=args.limit)
+    config = BenchSpec("digits", args.algorithms.split(","), [int(b) for b in args.budgets.split(",")],
+                       limit=args.limit).resolve()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads in this process")
     print(f"bench: digits, {args.limit} conditions, algorithms {args.algorithms}, budgets {args.budgets}")

@@ -244,3 +244,25 @@ def test_executor_and_resume_bad_input_exits_2(capsys, tmp_path, argv, names):
     assert code == 2 and len(lines) == 1, stderr
     for name in names:
         assert name in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("algorithm", ["random", "zero-order", "eps-greedy"])
+def test_api_and_command_line_share_their_defaults(capsys, tmp_path, algorithm):
+    """Without a budget, ns.search and the command line spend the same NFEs on the same winners."""
+    import torch
+    from safetensors.torch import load_file
+
+    import noisesearch as ns
+
+    out = tmp_path / "run"
+    assert run(capsys, *DIGITS, "-c", "3,7", "--algorithm", algorithm, "--out", str(out))[0] == 0
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    result = ns.search(ns.load_process("digits", steps=6), "digits-classifier", [3, 7], algorithm=algorithm)
+    assert len(records) == len(result.problems) == 2
+    for record, problem in zip(records, result, strict=True):
+        assert problem.nfe == record["nfe"] and problem.best_score == record["best_score"]
+        assert json.loads(json.dumps(problem.recipe)) == record["recipe"]
+        assert problem.judges == record["judges"]
+        saved = load_file(str(out / record["noises"]))
+        assert saved.keys() == problem.noises.keys()
+        assert all(torch.equal(saved[k], problem.noises[k].cpu()) for k in saved)

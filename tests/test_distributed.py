@@ -12,14 +12,14 @@ import time
 import pytest
 import ray
 
-from noisesearch.bench import resolve, run_bench
+from noisesearch.bench import run_bench
 from noisesearch.cli import main
 from noisesearch.search_run import search_to_folder
+from noisesearch.spec import BenchSpec, RunSpec
 
 CONDITIONS = [3, 1, 4, 1, 5, 9, 2, 6]
-CONFIG = {"command": "search", "model": "digits", "process": {"steps": 6}, "verifier": "digits-classifier",
-          "algorithm": "random", "options": {"n": 3}, "budget": None, "seed": 5, "conditions": CONDITIONS,
-          "judges": ["digits-evaluator"]}
+SPEC = RunSpec("digits", {"steps": 6}, verifier="digits-classifier", algorithm="random", options={"n": 3},
+               seed=5, conditions=CONDITIONS, judges=["digits-evaluator"])
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def local_ray():
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("local") / "run"
-    search_to_folder(out, CONFIG, executor="local", progress=False)
+    search_to_folder(out, SPEC, executor="local", progress=False)
     return out
 
 
@@ -52,7 +52,7 @@ def files(out):
 
 def test_ray_run_equals_local_run(local_ray, local_run, tmp_path):
     out = tmp_path / "ray"
-    search_to_folder(out, CONFIG, executor="ray", workers=2, block=3, progress=False)
+    search_to_folder(out, SPEC, executor="ray", workers=2, block=3, progress=False)
     assert records(out) == records(local_run)
     assert files(out) == files(local_run)
     assert all(r["status"] == "done" for r in records(out).values())
@@ -79,7 +79,7 @@ def kill_when_written(out, actors, after_lines=1):
 def test_killed_workers_are_restarted_and_every_condition_is_written_once(local_ray, local_run, tmp_path):
     out = tmp_path / "ray"
     killed = []
-    search_to_folder(out, CONFIG, executor="ray", workers=2, block=1, progress=False,
+    search_to_folder(out, SPEC, executor="ray", workers=2, block=1, progress=False,
                      on_started=lambda actors: killed.append(kill_when_written(out, actors)))
     assert killed[0] and killed[0][0] < len(CONDITIONS)  # the workers died mid-run
     assert records(out) == records(local_run)
@@ -137,13 +137,13 @@ def test_a_line_cut_short_by_a_kill_is_redone(local_run, tmp_path):
         for f in (local_run / d).iterdir():
             if int(f.name.split("-")[0].split(".")[0]) < 3:
                 (out / d / f.name).write_bytes(f.read_bytes())
-    search_to_folder(out, CONFIG, resume=True, progress=False)
+    search_to_folder(out, SPEC, resume=True, progress=False)
     assert records(out) == records(local_run)
     assert files(out) == files(local_run)
 
 
 def test_bench_on_ray_equals_local_bench(local_ray, tmp_path):
-    config = resolve("digits", ["random", "eps-greedy"], [1, 2], None, None, limit=3, process={"steps": 4})
+    config = BenchSpec("digits", ["random", "eps-greedy"], [1, 2], limit=3, process={"steps": 4}).resolve()
     local = run_bench(config, tmp_path / "local", max_batch=64, progress=False)
     remote = run_bench(config, tmp_path / "ray", max_batch=64, progress=False, executor="ray", workers=2)
 

@@ -110,7 +110,7 @@ def test_smc_with_difference_potentials_samples_the_tilted_mixture():
 def test_trajectory_search_refuses_a_deterministic_sampler():
     process = gmm_process(steps=10, sampler="ode")
     for algorithm in STEPWISE:
-        with pytest.raises(InputError, match="valid: sampler=sde"):
+        with pytest.raises(InputError, match="valid: `sampler=sde`"):
             ns.search(process, linear_reward, [0], algorithm=algorithm)
 
 

@@ -6,12 +6,13 @@ from .judges import Judge
 from .ledger import Ledger
 from .processes import DenoisingProcess
 from .search import search
+from .spec import BenchSpec, Run, RunSpec
 from .verifiers import Verifier
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ALGORITHMS", "JUDGES", "MODELS", "SUITES", "VERIFIERS", "Algorithm", "DenoisingProcess", "Judge",
-    "Ledger", "ProblemResult", "SearchResult", "Verifier", "load_algorithm", "load_judge",
-    "load_process", "load_suite", "load_verifier", "search", "__version__",
+    "ALGORITHMS", "JUDGES", "MODELS", "SUITES", "VERIFIERS", "Algorithm", "BenchSpec", "DenoisingProcess",
+    "Judge", "Ledger", "ProblemResult", "Run", "RunSpec", "SearchResult", "Verifier", "load_algorithm",
+    "load_judge", "load_process", "load_suite", "load_verifier", "search", "__version__",
 ]

@@ -8,27 +8,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import sys
 from pathlib import Path
 
 import click
 
-from .algorithms import ALGORITHMS, load_algorithm, parse_options
-from .catalogue import (
-    DEFAULT_JUDGES,
-    JUDGES,
-    MODELS,
-    SUITES,
-    VERIFIERS,
-    load_judge,
-    load_process,
-    load_verifier,
-    model_entry,
-)
+from .algorithms import ALGORITHMS, parse_options
+from .catalogue import JUDGES, MODELS, SUITES, VERIFIERS, model_entry
+from .driver import check_sizes
 from .errors import InputError, RunError, unknown
 from .executors import EXECUTORS
-from .judges import SetJudge
-from .search_run import SearchWorker, judge_stored_set, search_to_folder
+from .search_run import judge_stored_set, search_to_folder
+from .spec import BenchSpec, RunSpec
+
+# the flags of the options that library errors name (in backticks)
+FLAGS = {"budget": "--budget", "budgets": "--budgets", "sampler": "--sampler", "max_batch": "--max-batch",
+         "block": "--block", "workers": "--workers", "limit": "--limit", "out": "--out", "resume": "--resume",
+         "conditions": "PROMPT, --condition or --conditions-file"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -132,55 +129,28 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
            workers, ray_address, device, resume, out, progress) -> None:
     """Search for the noise that the verifier scores highest, per condition."""
     # everything is validated before anything is written
-    model_name, _, model_spec = model_entry(model)
     if algorithm not in ALGORITHMS:
         raise unknown("algorithm", algorithm, ALGORITHMS)
-    verifier = verifier or model_spec["verifier"]
-    verifier_obj = load_verifier(verifier, device=device)
     options = parse_options(ALGORITHMS[algorithm], sets)
     if max_batch is not None:
         options["max_batch"] = max_batch
-    algo = load_algorithm(algorithm, **options)
-    if sampler is None:
-        sampler = algo.sampler  # a trajectory search needs the noise a stochastic sampler injects
-    process_options = {"steps": steps, "sampler": sampler, "guidance": guidance, "height": height,
-                       "width": width, "dtype": dtype, "offload": offload,
-                       **parse_model_options(model_options)}
-    process = load_process(model, device=device, **process_options)
-    values = split_conditions(prompt, condition)
+    conditions = split_conditions(prompt, condition)
     if conditions_file is not None:
-        values += read_conditions_file(conditions_file)
-    if not values:
-        raise InputError(f"no condition given; pass PROMPT, --condition or --conditions-file (model "
-                         f"{model!r}: {model_spec['summary']})")
-    conditions = [process.parse_condition(v) for v in values]
-    for c in conditions:  # a verifier that reads conditions itself (classifier:) checks them now
-        getattr(verifier_obj, "target", lambda c: c)(c)
-    if budget is None:
-        budget = algo.default_budget(process)
-    algo.check(process, verifier_obj, budget)
-    judge_names = list(judges) if judges else DEFAULT_JUDGES.get(model_name, [])
-    judge_objs = [load_judge(j) for j in judge_names]
-    sample_judges = [j for j in judge_objs if not isinstance(j, SetJudge)]
-    set_judges = [j for j in judge_objs if isinstance(j, SetJudge)]  # judged once, on all winners
-    if block is not None and block < 1:
-        raise InputError(f"--block must be >= 1, got {block}")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be >= 1, got {workers}")
+        conditions += read_conditions_file(conditions_file)
+    process = {"steps": steps, "sampler": sampler, "guidance": guidance, "height": height, "width": width,
+               "dtype": dtype, "offload": offload, **parse_model_options(model_options)}
+    spec = RunSpec(model, process, verifier, algorithm, options, budget, seed, conditions,
+                   list(judges) or None, device)
+    check_sizes(block=block, workers=workers)
     if resume and out is None:
         raise InputError("--resume needs --out, the folder of the run to continue")
-    out = out if out is not None else default_out(model_name, algorithm, seed)
-
-    config = {"command": "search", "model": model, "process": process.options(), "verifier": verifier,
-              "algorithm": algorithm, "options": algo.options(), "budget": budget, "seed": seed,
-              "conditions": conditions, "judges": judge_names, "device": device}
-    local = SearchWorker(config, process, verifier_obj, algo, sample_judges, progress=progress)
-    records = search_to_folder(out, config, executor=executor, workers=workers, address=ray_address,
-                               block=block, resume=resume, progress=progress,
-                               local_worker=local if executor == "local" else None)
+    run = spec.resolve()
+    out = out if out is not None else default_out(model_entry(model)[0], algorithm, seed)
+    records = search_to_folder(out, run, executor=executor, workers=workers, address=ray_address,
+                               block=block, resume=resume, progress=progress)
     done = sorted((r for r in records if r["status"] == "done"), key=lambda r: r["problem"])
     failed = sorted((r for r in records if r["status"] != "done"), key=lambda r: r["problem"])
-    for name, values in judge_stored_set(out, records, set_judges).items():
+    for name, values in judge_stored_set(out, records, run.set_judges).items():
         shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
         click.echo(f"{name} on all {len(done)} winners: {shown}")
     for r in done[:10]:
@@ -233,16 +203,12 @@ def parse_budgets(value: str) -> list[int]:
 def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, guidance, seed, max_batch,
           executor, workers, ray_address, device, out, progress) -> None:
     """Sweep algorithms x budgets x verifiers over a suite; judge, tabulate, plot and report."""
-    from .bench import resolve, run_bench
+    from .bench import run_bench
 
-    config = resolve(suite, split_list(algorithms), parse_budgets(budgets),
-                     split_list(verifiers), split_list(judges), limit, seed,
-                     {"steps": steps, "sampler": sampler, "guidance": guidance})
-    if max_batch < 1:
-        raise InputError(f"--max-batch must be >= 1, got {max_batch}")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be >= 1, got {workers}")
-    records = run_bench(config, out, max_batch=max_batch, progress=progress, executor=executor,
+    process = {"steps": steps, "sampler": sampler, "guidance": guidance}
+    spec = BenchSpec(suite, split_list(algorithms), parse_budgets(budgets), split_list(verifiers),
+                     split_list(judges), limit, seed, process)
+    records = run_bench(spec.resolve(), out, max_batch=max_batch, progress=progress, executor=executor,
                         workers=workers, address=ray_address, device=device)
     skipped = [r for r in records if r["status"] == "skipped"]
     failed = [r for r in records if r["status"] == "failed"]
@@ -293,6 +259,18 @@ def list_() -> None:
         click.echo(f"  {name:<20} {cls.summary}\n  {'':<20} options: {opts}")
 
 
+def as_flags(message: str) -> str:
+    """A library error as the command line says it: each option named in backticks becomes its flag,
+    `name=value` becomes ``--name value`` (``--set name=value`` for an algorithm's option)."""
+    def flag(match: re.Match) -> str:
+        name, value = match[1], match[2]
+        if name in FLAGS:
+            return FLAGS[name] if value is None else f"{FLAGS[name]} {value}"
+        return match[0] if value is None else f"--set {name}={value}"
+
+    return re.sub(r"`([a-z_]+)(?:=([^`]*))?`", flag, message)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, 1 for a failed computation)."""
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
@@ -302,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return 0
     except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {as_flags(str(exc))}", err=True)
         return 2
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)

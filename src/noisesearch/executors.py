@@ -91,7 +91,7 @@ def execute(tasks: Sequence[list[Any]], factory: Callable[[], Worker],
     if executor not in EXECUTORS:
         raise InputError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
-        raise InputError(f"--workers must be >= 1, got {workers}")
+        raise InputError(f"`workers` must be >= 1, got {workers}")
     queue = deque(Task(list(items)) for items in tasks if items)
     if not queue:  # nothing to do (a resumed run that was complete): no worker is started
         return

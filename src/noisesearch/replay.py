@@ -9,10 +9,10 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from .algorithms.trajectory import sample
-from .catalogue import bind, load_process, load_verifier
 from .errors import InputError
 from .images import is_image_batch, png_bytes
 from .runs import read_results
+from .spec import RunSpec
 
 
 @dataclass
@@ -37,9 +37,8 @@ def replay(out: Path | str) -> list[Replayed]:
     config = json.loads(config_path.read_text())
     if config.get("verifier") is None:
         raise InputError(f"{out} was searched with a Python callable verifier; replay it from Python")
-    device = config.get("device", "cpu")  # the run's device: another one rounds differently
-    process = load_process(config["model"], device=device, **config["process"])
-    verifier = bind(load_verifier(config["verifier"], device=device), process)
+    run = RunSpec.from_json(config).build()  # on the run's device: another one rounds differently
+    process, verifier = run.process, run.verifier
     replayed = []
     for rec in read_results(out):
         if rec.get("status", "done") != "done":  # a failed condition has no winner

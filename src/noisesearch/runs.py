@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import platform
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,14 +19,7 @@ from .algorithms import ProblemResult
 from .errors import InputError
 from .images import is_image_batch, labelled_grid, save_png
 from .plots import anytime_plot
-
-
-def prepare_folder(out: Path) -> None:
-    """Refuse a folder that already holds anything, so no run is ever overwritten."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        what = "a run" if (out / "config.json").exists() else "other files"
-        resume = "; pass --resume to continue it" if what == "a run" else ""
-        raise InputError(f"output folder {out} already holds {what}; choose a new --out or remove it{resume}")
+from .store import append_line, atomic, read_lines
 
 
 def versions() -> dict[str, str]:
@@ -43,11 +32,9 @@ def versions() -> dict[str, str]:
             "platform": platform.platform()}
 
 
-def write_config(out: Path, config: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    full = {**config, "versions": versions(), "created": datetime.now(UTC).isoformat()}
-    with replaced(out / "config.json") as tmp:
-        tmp.write_text(json.dumps(full, indent=2) + "\n")
+def stamped(config: dict[str, Any]) -> dict[str, Any]:
+    """config.json: a run's spec with the versions of the software and the time it was created."""
+    return {**config, "versions": versions(), "created": datetime.now(UTC).isoformat()}
 
 
 def record(problem: ProblemResult, has_images: bool) -> dict[str, Any]:
@@ -78,51 +65,35 @@ def finite_or_none(score: float) -> float | None:
     return score if math.isfinite(score) else None
 
 
-@contextmanager
-def replaced(path: Path) -> Iterator[Path]:
-    """A temporary path to write; renamed onto ``path`` once written, so ``path`` is whole or absent."""
-    tmp = path.with_name(path.name + ".tmp")
-    yield tmp
-    os.replace(tmp, path)
-
-
-def append_record(out: Path, line: dict[str, Any]) -> None:
-    """Append one line to results.jsonl in one write, flushed to disk."""
-    with open(out / "results.jsonl", "a") as f:
-        f.write(json.dumps(line) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def write_problem(out: Path, problem: ProblemResult) -> dict[str, Any]:
     """One finished condition: its noises and images (each written whole, then renamed), then its
     results.jsonl line. A condition is finished exactly when its line is there."""
     (out / "noises").mkdir(exist_ok=True)
     (out / "images").mkdir(exist_ok=True)
-    with replaced(out / "noises" / f"{problem.problem}.safetensors") as tmp:
+    with atomic(out / "noises" / f"{problem.problem}.safetensors") as tmp:
         save_file({k: v.contiguous().cpu() for k, v in problem.noises.items()}, str(tmp))
     if problem.extra:  # what an algorithm keeps beyond the winner (smc: the final particles)
-        with replaced(out / "noises" / f"{problem.problem}-extra.safetensors") as tmp:
+        with atomic(out / "noises" / f"{problem.problem}-extra.safetensors") as tmp:
             save_file({k: torch.as_tensor(v).contiguous().cpu() for k, v in problem.extra.items()}, str(tmp))
     has_images = is_image_batch(problem.best_image[None])
     if has_images:
-        with replaced(out / "images" / f"{problem.problem}-best.png") as tmp:
+        with atomic(out / "images" / f"{problem.problem}-best.png") as tmp:
             save_png(problem.best_image, tmp)
         top_row = [(f"{s:.3f}", img) for s, img in problem.top]
-        with replaced(out / "images" / f"{problem.problem}-top.png") as tmp:
+        with atomic(out / "images" / f"{problem.problem}-top.png") as tmp:
             labelled_grid([top_row]).save(tmp, format="PNG")
     else:
-        with replaced(out / "images" / f"{problem.problem}-best.safetensors") as tmp:
+        with atomic(out / "images" / f"{problem.problem}-best.safetensors") as tmp:
             save_file({"sample": problem.best_image.contiguous()}, str(tmp))
     line = record(problem, has_images)
-    append_record(out, line)
+    append_line(out / "results.jsonl", line)
     return line
 
 
 def write_failure(out: Path, problem: int, condition: Any, error: str) -> dict[str, Any]:
     """The results.jsonl line of a condition that failed every attempt."""
     line = {"problem": problem, "condition": condition, "status": "failed", "error": error}
-    append_record(out, line)
+    append_line(out / "results.jsonl", line)
     return line
 
 
@@ -162,15 +133,5 @@ def read_results(out: Path) -> list[dict[str, Any]]:
     path = out / "results.jsonl"
     if not path.exists():
         raise InputError(f"{out} holds no results.jsonl; valid: a folder written by 'noisesearch search'")
-    text = path.read_text()
-    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
+    return read_lines(path)
 
-
-def drop_partial_line(out: Path) -> None:
-    """Cut results.jsonl after its last complete line, so that appending goes on cleanly."""
-    path = out / "results.jsonl"
-    if path.exists():
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with open(path, "r+b") as f:
-                f.truncate(data.rfind(b"\n") + 1)

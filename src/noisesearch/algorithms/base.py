@@ -3,7 +3,8 @@
 ``Algorithm.run`` is the only ``run``: it checks the options against the process, verifier
 and budget (``check`` -> ``Plan``), opens a ``SearchContext`` and calls the algorithm's own
 ``search(ctx, plan)``, which reads like its paper's pseudo-code; the context builds the
-result. Error messages name options (``budget``, ``n``, ``sampler``), never command-line flags.
+result. Error messages name options in backticks (`` `budget` ``, `` `n=16` ``), never
+command-line flags; the command line shows its flags instead.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class StepwiseSearch(Algorithm):
         if not process.stochastic:
             raise InputError(f"{self.name} searches the noise injected at every step, and the "
                              f"{getattr(process, 'sampler', 'chosen')} sampler injects none; "
-                             "valid: sampler=sde")
+                             "valid: `sampler=sde`")
 
 
 def parse_options(cls: type[Algorithm], pairs: Sequence[str]) -> dict[str, Any]:

@@ -78,13 +78,13 @@ class NoiseGradient(InitialNoiseSearch):
         budget = self.search_budget(process, budget, cost)
         if budget is None and self.iterations is None:
             raise InputError(f"noise-gradient needs a budget or iterations; e.g. "
-                             f"budget={DEFAULT_GENERATIONS * cost} or iterations=6")
+                             f"`budget={DEFAULT_GENERATIONS * cost}` or `iterations=6`")
         iterations = self.iterations
         if budget is not None:
             affordable = (budget // cost + BACKWARD_NFE) // (1 + BACKWARD_NFE)
             if iterations is not None and iterations > affordable:
                 raise InputError(f"iterations={iterations} need {(3 * iterations - 2) * cost} NFEs, more "
-                                 f"than the budget of {budget}; valid: iterations <= {affordable}")
+                                 f"than the `budget` of {budget}; valid: iterations <= {affordable}")
             iterations = affordable if iterations is None else iterations
         return Plan(iterations, (3 * iterations - 2) * cost)
 

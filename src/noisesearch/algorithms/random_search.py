@@ -34,8 +34,8 @@ class RandomSearch(InitialNoiseSearch):
         cost = self.search_process(process).generation_nfe
         budget = self.search_budget(process, budget, cost)
         if self.n is None and budget is None:
-            raise InputError(f"random search needs a budget or n; e.g. budget={DEFAULT_GENERATIONS * cost} "
-                             f"or n={DEFAULT_GENERATIONS}")
+            raise InputError(f"random search needs a budget or n; e.g. `budget={DEFAULT_GENERATIONS * cost}` "
+                             f"or `n={DEFAULT_GENERATIONS}`")
         n = self.n if self.n is not None else budget // cost
         return self.within(Plan(n, n * cost), budget)
 

@@ -84,8 +84,8 @@ class ZeroOrderSearch(InitialNoiseSearch):
         cost = self.search_process(process).generation_nfe
         budget = self.search_budget(process, budget, cost)
         if budget is None and self.iterations is None:
-            raise InputError(f"zero-order search needs a budget or iterations; e.g. budget={16 * cost} "
-                             "or iterations=4")
+            raise InputError(f"zero-order search needs a budget or iterations; e.g. `budget={16 * cost}` "
+                             "or `iterations=4`")
         nfe = budget if budget is not None else (1 + self.iterations * self.n) * cost
         return Plan(nfe // cost, nfe)  # size: generations
 

@@ -5,7 +5,7 @@ search nothing: ``no-search`` (one sample per condition at the process's steps) 
 ``more-steps`` (one sample with ``budget`` times the steps: the same NFEs spent on
 denoising instead, Ma et al. 2025, Figure 1). The baselines do not depend on the verifier
 and are run once. A finished cell is written as ``cells/<id>.safetensors`` (its winners)
-and then ``cells/<id>.json`` through a temporary file and an atomic rename: the JSON file
+and then ``cells/<id>.json``, each written whole (``store.atomic``): the JSON file
 is the mark that the cell is done, so a bench killed at any moment is resumed by running
 the cells that have none.
 """
@@ -13,7 +13,6 @@ the cells that have none.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from ..store import atomic, write_json
 
 BASELINES = ("no-search", "more-steps")
 
@@ -54,20 +55,14 @@ def is_done(out: Path, cell: Cell) -> bool:
 
 
 def write_cell(out: Path, cell: Cell, record: dict[str, Any], images: torch.Tensor | None) -> None:
-    """Winners first, then the record by write-and-rename: a cell is either complete or absent."""
+    """Winners first, then the record, each written whole: a cell is either complete or absent."""
     record_path, images_path = cell_paths(out, cell)
     record_path.parent.mkdir(parents=True, exist_ok=True)
     if images is not None:
-        tmp = images_path.with_suffix(".safetensors.tmp")
-        save_file({"images": images.contiguous().cpu()}, str(tmp))
-        os.replace(tmp, images_path)
-    tmp = record_path.with_suffix(".json.tmp")
-    with open(tmp, "w") as f:
-        json.dump({"cell": cell.id, "method": cell.method, "budget": cell.budget,
-                   "verifier": cell.verifier, **record}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, record_path)
+        with atomic(images_path) as tmp:
+            save_file({"images": images.contiguous().cpu()}, str(tmp))
+    write_json(record_path, {"cell": cell.id, "method": cell.method, "budget": cell.budget,
+                             "verifier": cell.verifier, **record}, fsync=True, indent=None)
 
 
 def read_cell(out: Path, cell: Cell) -> dict[str, Any]:

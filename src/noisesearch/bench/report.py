@@ -1,8 +1,5 @@
-"""Bench outputs: results.csv, summary.md, scaling.png and a self-contained report.html."""
-
 from __future__ import annotations
 
-import base64
 import html
 import io
 import math
@@ -12,30 +9,68 @@ import torch
 
 from ..catalogue import load_suite
 from ..images import display_scale, to_pil
+from ..spec import BenchSpec
 from .cells import Cell, read_images
+from .render import Figure, Html, Section, Table, data_uri_png, html_page, markdown
 from .tables import (
     cell_stats,
     group_table,
     hacking_matrix,
     label,
-    markdown_table,
     method_table,
     primary_metric,
     ranking,
-    summary_markdown,
     write_csv,
 )
 
 GALLERY_CONDITIONS = 20
 
 
-def write_outputs(out: Path, config, cells: list[Cell], records: list[dict]) -> None:
-    command = config.command(out)
+def write_outputs(out: Path, spec: BenchSpec, cells: list[Cell], records: list[dict]) -> None:
     write_csv(out / "results.csv", records)
-    group_of = load_suite(config.suite).group_of
-    (out / "summary.md").write_text(summary_markdown(config, records, command, group_of) + "\n")
-    scaling_plot(records, config.verifiers[0], out / "scaling.png")
-    (out / "report.html").write_text(report_html(out, config, cells, records, command, group_of))
+    scaling_plot(records, spec.verifiers[0], out / "scaling.png")
+    title = f"noisesearch bench: suite {spec.suite}"
+    parts = sections(out, spec, cells, records)
+    (out / "summary.md").write_text(markdown(title, parts) + "\n")
+    (out / "report.html").write_text(html_page(title, parts))
+
+
+def sections(out: Path, spec: BenchSpec, cells: list[Cell], records: list[dict]) -> list[Section]:
+    """The report: the command and what the numbers are, the scaling plot, per search verifier the
+    table of means with 95% CIs (per category of condition too, when the suite has categories)
+    and the ranking at matched NFEs, the verifier-hacking matrices, and the gallery."""
+    metric, group_of = primary_metric(records), load_suite(spec.suite).group_of
+    minutes = sum(r.get("wall_s", 0.0) for r in records) / 60
+    parts = [Section("", 1, [
+        f"`{spec.command(out)}`",
+        f"Conditions: {len(spec.conditions())}; process {spec.process}; seed {spec.seed}. "
+        "Values are means over conditions ± the half-width of a 95% confidence interval "
+        "(normal approximation). Budgets are in generations of the process "
+        "(NFEs per condition / NFEs of one sample); NFEs are the ledgers' counts. The cells' "
+        f"searches took {minutes:.1f} minutes of wall time in all."]),
+        Section("Scaling", 2, [Figure(out / "scaling.png", "scaling plot")])]
+    for verifier in spec.verifiers:
+        parts.append(Section(f"Search verifier `{verifier}`", 2, [Table(*method_table(records, verifier))]))
+        if group_of is not None:
+            table = Table(*group_table(records, verifier, group_of))
+            parts.append(Section(f"`{metric}` per category", 3, [table]))
+        ranked = [f"budget {budget}: " + "; ".join(f"{i + 1}. {name} {mean:.3f} ({nfe:.0f} NFEs)"
+                                                  for i, (name, nfe, mean, _) in enumerate(rows))
+                  for budget, rows in ranking(records, verifier).items()]
+        parts.append(Section(f"Ranking at matched NFEs by `{metric}`", 3, [ranked]))
+    parts.append(Section("Verifier hacking: change from no search", 2, [
+        "Each row searches with one verifier; each column is a judge's metric or a verifier's "
+        "score of the winners; each cell is the change of its mean from the no-search samples. "
+        "A search verifier that improves its own column while the judges' columns fall is "
+        "being hacked."]))
+    for method in spec.algorithms:
+        matrix = hacking_matrix(records, method)
+        if matrix is not None:
+            header, rows, budget = matrix
+            parts.append(Section(f"`{method}` at {budget} generations", 3, [Table(header, rows)]))
+    parts.append(Section("Gallery", 2, [Html(gallery(out, cells, records, spec.verifiers[0]),
+                                             "Winners beside the no-search samples: report.html.")]))
+    return parts
 
 
 def scaling_plot(records: list[dict], verifier: str, path: Path) -> None:
@@ -82,20 +117,10 @@ def scaling_plot(records: list[dict], verifier: str, path: Path) -> None:
     plt.close(fig)
 
 
-def data_uri_png(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode()
-
-
 def image_uri(image: torch.Tensor) -> str:
     buffer = io.BytesIO()
     to_pil(image, display_scale(image, 64)).save(buffer, format="PNG")
     return data_uri_png(buffer.getvalue())
-
-
-def html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def gallery(out: Path, cells: list[Cell], records: list[dict], verifier: str) -> str:
@@ -130,48 +155,3 @@ def gallery(out: Path, cells: list[Cell], records: list[dict], verifier: str) ->
             f"j: <code>{html.escape(metric)}</code>.</p>"
             f"<table class=gallery><thead><tr><th>condition</th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
-
-
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
-table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}
-th{background:#f3f3f3}.gallery td{text-align:center}img{image-rendering:pixelated}"""
-
-
-def report_html(out: Path, config, cells: list[Cell], records: list[dict], command: str,
-                group_of=None) -> str:
-    """One file with everything inline (opens from disk): plot, tables (per category of
-    condition too, given ``group_of``), matrices, gallery."""
-    verifier = config.verifiers[0]
-    parts = [f"<h1>noisesearch bench: suite {html.escape(config.suite)}</h1>",
-             f"<p><code>{html.escape(command)}</code></p>",
-             f"<p>{len(config.conditions())} conditions; process {html.escape(str(config.process))}; "
-             f"seed {config.seed}. Means ± 95% confidence intervals; NFEs are the ledgers' counts.</p>",
-             "<h2>Scaling</h2>",
-             f'<img src="{data_uri_png((out / "scaling.png").read_bytes())}" alt="scaling plot">']
-    for v in config.verifiers:
-        header, rows = method_table(records, v)
-        parts += [f"<h2>Search verifier <code>{html.escape(v)}</code></h2>", html_table(header, rows)]
-        if group_of is not None:
-            parts += [f"<h3><code>{html.escape(primary_metric(records))}</code> per category</h3>",
-                      html_table(*group_table(records, v, group_of))]
-        ranked = ranking(records, v)
-        items = "".join(f"<li>budget {b}: " + html.escape("; ".join(f"{i + 1}. {n} {m:.3f}"
-                                                                  for i, (n, _, m, _) in enumerate(rs)))
-                        + "</li>" for b, rs in ranked.items())
-        metric = html.escape(primary_metric(records))
-        parts.append(f"<h3>Ranking at matched NFEs by <code>{metric}</code></h3>"
-                     f"<ul>{items}</ul>")
-    parts.append("<h2>Verifier hacking: change from no search</h2>")
-    for method in config.algorithms:
-        matrix = hacking_matrix(records, method)
-        if matrix is not None:
-            header, rows, budget = matrix
-            parts += [f"<h3><code>{html.escape(method)}</code> at {budget} generations</h3>",
-                      html_table(header, rows)]
-    parts += ["<h2>Gallery</h2>", gallery(out, cells, records, verifier)]
-    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-            f"<title>noisesearch bench {html.escape(config.suite)}</title><style>{STYLE}</style></head>"
-            f"<body>{''.join(parts)}</body></html>\n")
-
-
-__all__ = ["write_outputs", "scaling_plot", "report_html", "markdown_table"]

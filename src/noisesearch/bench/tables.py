@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any
 
 Z95 = 1.959964  # two-sided 95% quantile of the standard normal
 
@@ -170,45 +169,3 @@ def hacking_matrix(records: list[dict], method: str) -> tuple[list[str], list[li
                 deltas.append("-")
         rows.append([record["verifier"], *deltas])
     return ["search verifier", *metrics], rows, budget
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def summary_markdown(config: Any, records: list[dict], command: str, group_of=None) -> str:
-    """summary.md: per verifier the table of means with 95% CIs, the ranking at matched NFEs,
-    and the verifier-hacking matrices."""
-    metric = primary_metric(records)
-    parts = [f"# Bench: suite {config.suite}", "", f"`{command}`", "",
-             f"Conditions: {len(config.conditions())}; process {config.process}; seed {config.seed}. "
-             "Values are means over conditions ± the half-width of a 95% confidence interval "
-             "(normal approximation). Budgets are in generations of the process "
-             "(NFEs per condition / NFEs of one sample); NFEs are the ledgers' counts. The cells' "
-             f"searches took {sum(r.get('wall_s', 0.0) for r in records) / 60:.1f} minutes of wall time "
-             "in all.", ""]
-    for verifier in config.verifiers:
-        header, rows = method_table(records, verifier)
-        parts += [f"## Search verifier `{verifier}`", "", markdown_table(header, rows), ""]
-        if group_of is not None:
-            table = markdown_table(*group_table(records, verifier, group_of))
-            parts += [f"### `{metric}` per category", "", table, ""]
-        parts += [f"### Ranking at matched NFEs by `{metric}`", ""]
-        for budget, ranked in ranking(records, verifier).items():
-            listed = "; ".join(f"{i + 1}. {name} {mean:.3f} ({nfe:.0f} NFEs)"
-                               for i, (name, nfe, mean, _) in enumerate(ranked))
-            parts.append(f"- budget {budget}: {listed}")
-        parts.append("")
-    parts += ["## Verifier hacking: change from no search", "",
-              "Each row searches with one verifier; each column is a judge's metric or a verifier's "
-              "score of the winners; each cell is the change of its mean from the no-search samples. "
-              "A search verifier that improves its own column while the judges' columns fall is "
-              "being hacked.", ""]
-    for method in config.algorithms:
-        matrix = hacking_matrix(records, method)
-        if matrix is not None:
-            header, rows, budget = matrix
-            parts += [f"### `{method}` at {budget} generations", "", markdown_table(header, rows), ""]
-    return "\n".join(parts)

@@ -1,0 +1,220 @@
+"""What a run is: the typed specs of a search (``RunSpec``, config.json) and of a bench
+(``BenchSpec``, bench.json), with their defaults and validation in one place.
+
+``RunSpec.resolve()`` is the one place where a search gets its defaults (the model's verifier
+and judges, the sampler the algorithm needs, the budget of 16 generations when the options do
+not fix the work), parses its conditions and is checked; it returns a ``Run``: the resolved
+spec with its loaded process, verifier, algorithm and judges. ``RunSpec.build()`` loads the
+parts of a spec resolved before (a worker's, replay's). The command line, ``search()``, the
+workers, ``replay`` and the bench all go through it, so they share their defaults.
+
+Errors name the options (`budget`, `conditions`, ...) in backticks; the command line shows
+its flags instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .algorithms import ALGORITHMS, Algorithm, SearchResult, load_algorithm
+from .catalogue import (
+    DEFAULT_JUDGES,
+    MODELS,
+    bind,
+    load_judge,
+    load_process,
+    load_suite,
+    load_verifier,
+    model_entry,
+)
+from .errors import InputError, unknown
+from .judges import Judge, SetJudge
+from .judging import judge_winners
+from .processes import DenoisingProcess
+from .verifiers import Verifier
+
+# what decides a search's results: a run folder is resumed only when these agree
+RESULT_FIELDS = ("model", "process", "verifier", "algorithm", "options", "budget", "seed", "conditions",
+                 "judges")
+
+
+@dataclass
+class RunSpec:
+    """A search: config.json holds it (resolved), with its keys in this order."""
+
+    model: str  # a process name, or name:argument (``sd:DIR``)
+    process: dict[str, Any] = field(default_factory=dict)  # the process's options (steps, sampler, ...)
+    verifier: str | None = None  # default: the model's; None in a resolved spec: a Python callable
+    algorithm: str = "random"
+    options: dict[str, Any] = field(default_factory=dict)  # the algorithm's
+    budget: int | None = None  # NFEs per condition; default: ``algorithm.default_budget(process)``
+    seed: int = 0
+    conditions: list[Any] = field(default_factory=list)
+    judges: list[str] | None = None  # default: the model's
+    device: str = "cpu"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"command": "search", **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSpec:
+        """The spec in a config.json (of any version: keys it lacks take their defaults)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+    def differences(self, held: dict[str, Any]) -> list[str]:
+        """The fields deciding results in which the spec ``held`` (a config.json) differs from this one."""
+        mine = self.to_json()
+        return [k for k in RESULT_FIELDS if comparable(held, k) != comparable(mine, k)]
+
+    def resolve(self, process: DenoisingProcess | None = None, verifier: Verifier | None = None,
+                algorithm: Algorithm | None = None, judges: Sequence[Judge | SetJudge] | None = None) -> Run:
+        """The spec with every default applied, its conditions parsed, checked, and its parts loaded;
+        ``InputError`` for anything that cannot run, before anything is computed.
+
+        Parts passed in are used instead of loading the ones the spec names.
+        """
+        if process is None:
+            model_entry(self.model)  # an unknown model is named before anything is loaded
+        algorithm = load_algorithm(self.algorithm if algorithm is None else algorithm, **self.options)
+        verifier_name = self.verifier
+        if verifier is None:
+            verifier_name = verifier_name or model_entry(self.model)[2]["verifier"]
+            verifier = load_verifier(verifier_name, device=self.device)
+        if process is None:
+            options = dict(self.process)
+            if options.get("sampler") is None and algorithm.sampler is not None:
+                options["sampler"] = algorithm.sampler
+            process = load_process(self.model, device=self.device, **options)
+        verifier = bind(verifier, process)
+        name = self.model.partition(":")[0]
+        if not self.conditions:
+            about = f" (model {self.model!r}: {MODELS[name]['summary']})" if name in MODELS else ""
+            raise InputError(f"no condition given; pass `conditions`{about}")
+        conditions = [process.parse_condition(c) for c in self.conditions]
+        for c in conditions:  # a verifier that reads conditions itself (classifier:) checks them now
+            getattr(verifier, "target", lambda c: c)(c)
+        budget = self.budget if self.budget is not None else algorithm.default_budget(process)
+        algorithm.check(process, verifier=verifier, budget=budget)
+        if judges is None:
+            judge_names = list(self.judges) if self.judges is not None else DEFAULT_JUDGES.get(name, [])
+            judges = [load_judge(j) for j in judge_names]
+        else:
+            judge_names = [j.name for j in judges]
+        spec = replace(self, process=process.options(), verifier=verifier_name, algorithm=algorithm.name,
+                       options=algorithm.options(), budget=budget, conditions=conditions, judges=judge_names)
+        return Run.of(spec, process, verifier, algorithm, judges)
+
+    def build(self) -> Run:
+        """The parts of a resolved spec, loaded as it names them (no defaults, no checks)."""
+        process = load_process(self.model, device=self.device, **self.process)
+        verifier = bind(load_verifier(self.verifier, device=self.device), process)
+        algorithm = load_algorithm(self.algorithm, **self.options)
+        return Run.of(self, process, verifier, algorithm, [load_judge(j) for j in self.judges or []])
+
+
+def comparable(config: dict[str, Any], key: str) -> Any:
+    value = json.loads(json.dumps(config.get(key)))
+    if key == "options" and isinstance(value, dict):
+        value.pop("max_batch", None)  # memory only: results do not depend on it
+    return value
+
+
+@dataclass
+class Run:
+    """A resolved spec and its loaded parts."""
+
+    spec: RunSpec
+    process: DenoisingProcess
+    verifier: Verifier
+    algorithm: Algorithm
+    judges: list[Judge]  # judged per winner
+    set_judges: list[SetJudge]  # judged on all winners together
+
+    @classmethod
+    def of(cls, spec: RunSpec, process: DenoisingProcess, verifier: Verifier, algorithm: Algorithm,
+           judges: Sequence[Judge | SetJudge]) -> Run:
+        return cls(spec, process, verifier, algorithm, [j for j in judges if not isinstance(j, SetJudge)],
+                   [j for j in judges if isinstance(j, SetJudge)])
+
+    def search(self, conditions: Sequence[Any] | None = None, problem_ids: Sequence[int] | None = None,
+               progress: bool = False, judge_set: bool = True) -> SearchResult:
+        """Search ``conditions`` (default: the spec's) and judge the winners (the set judges too,
+        unless ``judge_set`` is False: then the caller judges the whole set)."""
+        conditions = self.spec.conditions if conditions is None else conditions
+        result = self.algorithm.run(self.process, self.verifier, conditions, budget=self.spec.budget,
+                                    seed=self.spec.seed, problem_ids=problem_ids, progress=progress)
+        judge_winners(result, [*self.judges, *(self.set_judges if judge_set else [])])
+        return result
+
+
+@dataclass
+class BenchSpec:
+    """A bench: everything that decides its results (bench.json holds it, resolved); a folder
+    is resumed only with the same spec."""
+
+    suite: str
+    algorithms: list[str]
+    budgets: list[int]  # in generations of the suite's process
+    verifiers: list[str] | None = None  # default: the suite's
+    judges: list[str] | None = None  # default: the suite's
+    limit: int | None = None  # only the suite's first conditions
+    seed: int = 0
+    process: dict[str, Any] = field(default_factory=dict)  # the suite's process options, overridden
+
+    def resolve(self) -> BenchSpec:
+        """The spec with the suite's defaults applied and every name checked; ``InputError`` otherwise."""
+        suite = load_suite(self.suite)
+        for name in self.algorithms:
+            if name not in ALGORITHMS:
+                raise unknown("algorithm", name, ALGORITHMS)
+        if not self.algorithms:
+            raise InputError(f"no algorithm given; valid: {', '.join(ALGORITHMS)}")
+        if not self.budgets or any(b < 1 for b in self.budgets):
+            raise InputError(f"budgets are whole generations >= 1, got {self.budgets}")
+        if self.limit is not None and self.limit < 1:
+            raise InputError(f"`limit` must be >= 1, got {self.limit}")
+        options = {**suite.process, **{k: v for k, v in self.process.items() if v is not None}}
+        spec = BenchSpec(self.suite, list(self.algorithms), sorted(set(self.budgets)),
+                         list(self.verifiers or [suite.verifier]),
+                         list(suite.judges if self.judges is None else self.judges), self.limit, self.seed,
+                         options)
+        for name in spec.verifiers:
+            load_verifier(name)
+        for name in spec.judges:
+            load_judge(name)
+        load_process(suite.model, **options)
+        return spec
+
+    def differences(self, held: dict[str, Any]) -> list[str]:
+        """The fields in which the spec ``held`` (a bench.json) differs from this one."""
+        wanted = asdict(self)
+        return sorted(k for k in wanted if held.get(k) != wanted[k])
+
+    def run_spec(self, verifier: str, algorithm: str, options: dict[str, Any], budget: int | None = None,
+                 device: str = "cpu") -> RunSpec:
+        """The search of one cell over every condition."""
+        return RunSpec(load_suite(self.suite).model, dict(self.process), verifier, algorithm, options, budget,
+                       self.seed, self.conditions(), list(self.judges or []), device)
+
+    def command(self, out: Path | str) -> str:
+        """The ``noisesearch bench`` command line that runs (or resumes) this bench."""
+        suite = load_suite(self.suite)
+        parts = ["noisesearch bench", f"--suite {self.suite}", f"--algorithms {','.join(self.algorithms)}",
+                 f"--budgets {','.join(map(str, self.budgets))}",
+                 f"--verifier {','.join(self.verifiers or [])}",
+                 f"--judges {','.join(self.judges)}" if self.judges else "--judges ''"]
+        if self.limit is not None:
+            parts.append(f"--limit {self.limit}")
+        parts += [f"--{k} {v}" for k, v in self.process.items() if k in ("steps", "sampler", "guidance")
+                  and suite.process.get(k) != v]
+        if self.seed:
+            parts.append(f"--seed {self.seed}")
+        return " ".join([*parts, f"--out {out}"])
+
+    def conditions(self) -> list[Any]:
+        conditions = load_suite(self.suite).conditions
+        return conditions[:self.limit] if self.limit is not None else list(conditions)

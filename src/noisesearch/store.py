@@ -1,0 +1,90 @@
+"""The run store: how search runs and benches write their folders so that a kill loses nothing.
+
+- ``atomic(path)``: write a temporary file, then rename it onto ``path``, so ``path`` is whole
+  or absent;
+- ``append_line(path, line)``: one JSON line appended in one write, flushed to disk, so a line
+  is whole or, after a kill, a last line cut short that ``read_lines`` ignores;
+- ``open_folder(out, ...)``: create a folder with its spec file, or reopen one holding the same
+  spec (naming the fields that differ otherwise), so a killed run is resumed, never mixed with
+  another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+
+@contextmanager
+def atomic(path: Path, fsync: bool = False) -> Iterator[Path]:
+    """A temporary path to write; renamed onto ``path`` once written (and, with ``fsync``,
+    flushed to disk first)."""
+    tmp = path.with_name(path.name + ".tmp")
+    yield tmp
+    if fsync:
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, value: Any, fsync: bool = False, indent: int | None = 2) -> None:
+    """``value`` as JSON, written whole or not at all."""
+    with atomic(path, fsync) as tmp:
+        tmp.write_text(json.dumps(value, indent=indent) + ("\n" if indent is not None else ""))
+
+
+def append_line(path: Path, line: dict[str, Any]) -> None:
+    """Append one JSON line in one write, flushed to disk."""
+    with open(path, "a") as f:
+        f.write(json.dumps(line) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """Every complete line of a JSON-lines file (a last line cut short by a kill is not one)."""
+    text = path.read_text()
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
+
+
+def drop_partial_line(path: Path) -> None:
+    """Cut a JSON-lines file after its last complete line, so that appending goes on cleanly."""
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with open(path, "r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
+
+
+def open_folder(out: Path, spec_file: str, spec: dict[str, Any],
+                differs: Callable[[dict[str, Any]], list[str]], resume: bool, kind: str) -> bool:
+    """Create ``out`` holding ``spec_file`` (``spec`` as JSON), or, with ``resume``, reopen a folder
+    whose spec file holds the same ``kind`` of work; returns whether it was reopened.
+
+    ``differs(held)`` names the fields in which a held spec differs from this one. A folder
+    holding anything else is refused, so nothing is ever overwritten. Temporary files left by a
+    kill are removed on reopening.
+    """
+    path = out / spec_file
+    if resume and path.exists():
+        fields = differs(json.loads(path.read_text()))
+        if fields:
+            raise InputError(f"output folder {out} holds another {kind} (it differs in {', '.join(fields)}); "
+                             "rerun with its own arguments to resume it, or choose a new `out`")
+        for leftover in out.rglob("*.tmp"):  # cut short by a kill
+            leftover.unlink()
+        return True
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        held = path.exists()
+        advice = "; pass `resume` to continue it" if held and not resume else ""
+        raise InputError(f"output folder {out} already holds {f'a {kind}' if held else 'other files'}; "
+                         f"choose a new `out` or remove it{advice}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(path, spec)
+    return False
