@@ -246,8 +246,9 @@ def test_executor_and_resume_bad_input_exits_2(capsys, tmp_path, argv, names):
         assert name in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("algorithm", ["random", "zero-order", "eps-greedy"])
-def test_api_and_command_line_share_their_defaults(capsys, tmp_path, algorithm):
+@pytest.mark.parametrize("algorithm, options", [("random", {}), ("zero-order", {}),
+                                                ("eps-greedy", {"n": 2, "k": 2})])
+def test_api_and_command_line_share_their_defaults(capsys, tmp_path, algorithm, options):
     """Without a budget, ns.search and the command line spend the same NFEs on the same winners."""
     import torch
     from safetensors.torch import load_file
@@ -255,9 +256,11 @@ def test_api_and_command_line_share_their_defaults(capsys, tmp_path, algorithm):
     import noisesearch as ns
 
     out = tmp_path / "run"
-    assert run(capsys, *DIGITS, "-c", "3,7", "--algorithm", algorithm, "--out", str(out))[0] == 0
+    sets = [part for k, v in options.items() for part in ("--set", f"{k}={v}")]
+    assert run(capsys, *DIGITS, "-c", "3,7", "--algorithm", algorithm, *sets, "--out", str(out))[0] == 0
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    result = ns.search(ns.load_process("digits", steps=6), "digits-classifier", [3, 7], algorithm=algorithm)
+    result = ns.search(ns.load_process("digits", steps=6), "digits-classifier", [3, 7], algorithm=algorithm,
+                       **options)
     assert len(records) == len(result.problems) == 2
     for record, problem in zip(records, result, strict=True):
         assert problem.nfe == record["nfe"] and problem.best_score == record["best_score"]
