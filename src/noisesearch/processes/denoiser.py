@@ -11,8 +11,6 @@ import torch
 from ..errors import InputError
 from .sampler import Entry
 
-PREDICTION_TYPES = ("epsilon", "v_prediction", "velocity")
-
 
 class Denoiser(ABC):
     """A model that, at a state of its path, predicts in its own parameterisation
