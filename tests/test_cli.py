@@ -246,8 +246,8 @@ def test_executor_and_resume_bad_input_exits_2(capsys, tmp_path, argv, names):
         assert name in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("algorithm, options", [("random", {}), ("zero-order", {}),
-                                                ("eps-greedy", {"n": 2, "k": 2})])
+@pytest.mark.parametrize("algorithm, options", [("random", {}), ("zero-order", {}), ("noise-gradient", {}),
+                                                ("paths", {"m": 2}), ("eps-greedy", {"n": 2, "k": 2})])
 def test_api_and_command_line_share_their_defaults(capsys, tmp_path, algorithm, options):
     """Without a budget, ns.search and the command line spend the same NFEs on the same winners."""
     import torch
@@ -262,6 +262,8 @@ def test_api_and_command_line_share_their_defaults(capsys, tmp_path, algorithm, 
     result = ns.search(ns.load_process("digits", steps=6), "digits-classifier", [3, 7], algorithm=algorithm,
                        **options)
     assert len(records) == len(result.problems) == 2
+    if algorithm in ("random", "zero-order", "noise-gradient"):  # sized by the default budget
+        assert all(16 * 6 - 6 * 2 <= p.nfe <= 16 * 6 for p in result)  # 16 generations of 6 steps
     for record, problem in zip(records, result, strict=True):
         assert problem.nfe == record["nfe"] and problem.best_score == record["best_score"]
         assert json.loads(json.dumps(problem.recipe)) == record["recipe"]

@@ -118,7 +118,7 @@ def model_entry(spec: str) -> tuple[str, str | None, dict[str, Any]]:
         raise unknown("model", spec, MODELS)
     entry = MODELS[name]
     if "argument" in entry and not argument:
-        raise InputError(f"model {name!r} needs {entry['argument']}: --model {name}:<{entry['argument']}>")
+        raise InputError(f"model {name!r} needs {entry['argument']}: `model={name}:<{entry['argument']}>`")
     if "argument" not in entry and argument:
         raise InputError(f"model {name!r} takes no argument, got {spec!r}")
     return name, argument or None, entry

@@ -23,9 +23,9 @@ from .search_run import judge_stored_set, search_to_folder
 from .spec import BenchSpec, RunSpec
 
 # the flags of the options that library errors name (in backticks)
-FLAGS = {"budget": "--budget", "budgets": "--budgets", "sampler": "--sampler", "max_batch": "--max-batch",
-         "block": "--block", "workers": "--workers", "limit": "--limit", "out": "--out", "resume": "--resume",
-         "conditions": "PROMPT, --condition or --conditions-file"}
+FLAGS = {"model": "--model", "budget": "--budget", "budgets": "--budgets", "sampler": "--sampler",
+         "max_batch": "--max-batch", "block": "--block", "workers": "--workers", "limit": "--limit",
+         "out": "--out", "resume": "--resume", "conditions": "PROMPT, --condition or --conditions-file"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

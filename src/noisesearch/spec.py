@@ -24,6 +24,7 @@ from .algorithms import ALGORITHMS, Algorithm, SearchResult, load_algorithm
 from .catalogue import (
     DEFAULT_JUDGES,
     MODELS,
+    VERIFIERS,
     bind,
     load_judge,
     load_process,
@@ -98,6 +99,10 @@ class RunSpec:
         for c in conditions:  # a verifier that reads conditions itself (classifier:) checks them now
             getattr(verifier, "target", lambda c: c)(c)
         budget = self.budget if self.budget is not None else algorithm.default_budget(process)
+        if algorithm.needs_gradients and not verifier.differentiable:  # name the verifiers that are
+            names = [n for n, entry in VERIFIERS.items() if entry.get("differentiable")]
+            raise InputError(f"{algorithm.name} needs a differentiable verifier; {verifier.name!r} is not; "
+                             f"valid: {', '.join(names)} or a callable marked differentiable")
         algorithm.check(process, verifier=verifier, budget=budget)
         if judges is None:
             judge_names = list(self.judges) if self.judges is not None else DEFAULT_JUDGES.get(name, [])

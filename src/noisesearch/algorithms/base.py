@@ -43,6 +43,7 @@ class Algorithm:
     summary: ClassVar[str] = ""
     sampler: ClassVar[str | None] = None  # the sampler it needs when none is asked for
     scaled: ClassVar[tuple[str, int] | None] = None  # the option at_budget sizes, and its least value
+    needs_gradients: ClassVar[bool] = False  # whether it backpropagates through process and verifier
     max_batch: int = 256  # rows handed to the process per call (memory); results do not depend on it
     top_k: int = 8  # how many of the best candidates to keep per condition
 
@@ -87,6 +88,13 @@ class Algorithm:
 
     def require(self, process: DenoisingProcess, verifier: Verifier | None) -> None:
         """Raise ``InputError`` if the process or verifier cannot be searched this way."""
+        if not self.needs_gradients:
+            return
+        if not process.differentiable:
+            raise InputError(f"{self.name} needs a differentiable process; {process.name!r} is not")
+        if verifier is not None and not verifier.differentiable:
+            raise InputError(f"{self.name} needs a differentiable verifier; {verifier.name!r} is not; "
+                             "valid: a verifier marked differentiable, or a callable marked differentiable")
 
     def at_budget(self, process: DenoisingProcess, budget: int) -> Algorithm:
         """This algorithm set up to spend at most ``budget`` NFEs per condition (for sweeps at

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError
-from ..processes.base import DenoisingProcess
-from ..verifiers.base import Verifier
 from .base import DEFAULT_GENERATIONS, InitialNoiseSearch, Plan
 from .context import SearchContext
 from .trajectory import follow_path, score, straight_path
@@ -56,6 +54,7 @@ class NoiseGradient(InitialNoiseSearch):
     reg_weight: float = 0.01  # weight of the chi-norm regulariser (ReNO)
     grad_clip: float = 0.1  # max gradient norm per condition's noise (ReNO)
     adam_eps: float = 1e-2  # Adam epsilon (ReNO)
+    needs_gradients = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -63,14 +62,6 @@ class NoiseGradient(InitialNoiseSearch):
             raise InputError(f"iterations must be >= 1, got {self.iterations}")
         if self.lr <= 0 or self.grad_clip <= 0 or self.reg_weight < 0:
             raise InputError("noise-gradient needs lr > 0, grad_clip > 0 and reg_weight >= 0")
-
-    def require(self, process: DenoisingProcess, verifier: Verifier | None) -> None:
-        if not process.differentiable:
-            raise InputError(f"noise-gradient needs a differentiable process; {process.name!r} is not")
-        if verifier is not None and not verifier.differentiable:
-            raise InputError(f"noise-gradient needs a differentiable verifier; {verifier.name!r} is not; "
-                             "valid: a verifier marked differentiable in the list of verifiers, or a "
-                             "callable marked differentiable")
 
     def plan(self, process, budget):
         """Iterations: given, or as many as the budget pays for (3 generations each, 1 for the last)."""
