@@ -101,9 +101,9 @@ def measure(name: str, conditions: int, budget: int, max_batch: int, repeats: in
         except InputError:  # it cannot run this small (mcts): measure it at its least size
             option, least = base.scaled
             algo = dataclasses.replace(base, **{option: least})
-            budget_used = algo.planned_nfe(process)
+            budget_used = algo.plan(process, None).nfe
         try:
-            algo.check(process, budget_used, verifier)
+            algo.check(process, verifier, budget_used)
         except InputError as exc:
             print(f"| {algorithm} | - | - | - | - | - | - | - | does not run: {exc} |")
             continue
