@@ -32,3 +32,40 @@ def test_keyed_normal_is_standard_normal():
     x = keyed_normal([(0, i) for i in range(2000)], (16,))
     assert abs(float(x.mean())) < 0.01
     assert abs(float(x.std()) - 1.0) < 0.01
+
+
+def test_noise_source_keys_trajectories_by_seed_problem_id_and_index():
+    from noisesearch.noise import NoiseSource
+    from noisesearch.processes import gmm_process
+
+    process = gmm_process(steps=4, sampler="sde")
+    source = NoiseSource(process, seed=7, ids=[10, 11])
+    noises, keys = source.trajectories([(1, (3,)), (0, (0,))])
+    assert keys[0] == {"x_T": [(7, 11, "x_T", 3)], "steps": [(7, 11, "step", 3, i) for i in range(4)]}
+    assert torch.equal(noises["x_T"][0], process.prior([(7, 11, "x_T", 3)])[0])
+    assert torch.equal(noises["steps"][0], process.step_noise([(7, 11, "step", 3, i) for i in range(4)]))
+    # the initial states of a trajectory search are random search's candidates
+    assert torch.equal(source.initial([(1, (3,))])[0], noises["x_T"][0])
+    alone = NoiseSource(process, 7, [10])
+    assert torch.equal(source.uniform([(0, ("u", 1))]), alone.uniform([(0, ("u", 1))]))
+    ode = NoiseSource(gmm_process(steps=4, sampler="ode"), seed=7, ids=[10])
+    assert set(ode.trajectories([(0, (0,))])[0]) == {"x_T"}  # an ODE step consumes no noise
+
+
+def test_searches_start_from_random_search_candidates():
+    """zero-order's first pivot and noise-gradient's first iterate are random search's first
+    candidate, so at one generation's budget all three find the same sample."""
+    import noisesearch as ns
+    from noisesearch.processes import gmm_process
+    from noisesearch.verifiers import CallableVerifier
+
+    process = gmm_process(steps=5, sampler="ode")
+    reward = CallableVerifier(lambda images, conditions: -images.pow(2).sum(1), differentiable=True)
+    first = ns.search(process, reward, [0, 1], algorithm="random", n=1, seed=3, judges=[])
+    for algorithm, options in (("zero-order", {"iterations": 1, "n": 1}),
+                               ("noise-gradient", {"iterations": 1})):
+        other = ns.search(process, reward, [0, 1], algorithm=algorithm, seed=3, judges=[], **options)
+        for a, b in zip(first, other, strict=True):
+            assert a.history[0][1] == b.history[0][1]  # the first candidate scored: the same noise
+            if algorithm == "noise-gradient":  # one iteration: the first iterate is the winner
+                assert torch.equal(a.noises["x_T"], b.noises["x_T"])
