@@ -175,9 +175,9 @@ class InitialNoiseSearch(Algorithm):
         if budget is None:
             return None
         if budget - regeneration < least:
-            after = f" after regenerating the winner ({regeneration} NFEs)" if regeneration else ""
-            raise InputError(f"budget {budget} NFEs leaves less than {least} NFEs for the {self.name} search"
-                             f"{after}; valid: a budget >= {least + regeneration}")
+            plus = f" plus {regeneration} to regenerate the winner at full steps" if regeneration else ""
+            raise InputError(f"budget {budget} NFEs is too small: {self.name} needs at least {least} NFEs"
+                             f"{plus}; valid: a budget >= {least + regeneration}")
         return budget - regeneration
 
 
