@@ -119,6 +119,7 @@ class PathsSearch(InitialNoiseSearch):
         record: Noises = {"x_T": ctx.noise.initial([(p, ("paths", k)) for p in range(n_problems)
                                                     for k in range(n)])}
         x, _ = self.advance(ctx, record["x_T"], problems, list(range(paths.start + 1)), record, ("init",))
+        copies = problems  # no round when no state but the clean one is as low as sigma_start: best-of-N
         for r, (f, b) in enumerate(paths.rounds):
             copies = problems.repeat_interleave(self.m)
             record = {k: v.repeat_interleave(self.m, dim=0) for k, v in record.items()}
@@ -133,8 +134,6 @@ class PathsSearch(InitialNoiseSearch):
             keep = best_per_problem(scores, n_problems, n * self.m, n)
             x, problems = x[keep], copies[keep]
             record = {k: v[keep] for k, v in record.items()}
-        else:  # no state is as low as sigma_start but the clean one: best-of-N
-            copies = problems
         images, scores = ctx.score(x, copies)
         ctx.offer(copies, scores, images, record, [{"path": paths.path()}] * len(copies), path=paths.path())
 

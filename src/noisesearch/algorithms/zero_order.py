@@ -91,7 +91,7 @@ class ZeroOrderSearch(InitialNoiseSearch):
 
     def search(self, ctx: SearchContext, plan: Plan) -> None:
         cost = ctx.process.generation_nfe
-        budget = self.search_budget(ctx.final, ctx.budget, cost)
+        budget = plan.nfe if ctx.budget is not None else None  # the search's share of the budget
         pivot, _ = ctx.noise.trajectories([(p, (0,)) for p in range(ctx.n_problems)])  # random search's first
         pivot_score = torch.full((ctx.n_problems,), float("nan"), dtype=torch.float64)  # nan: not yet scored
         restarts = [0] * ctx.n_problems
