@@ -1,0 +1,104 @@
+"""Options and sizing shared by every algorithm: each option's valid range (the edge value
+accepted, the first invalid one refused with a message naming the option), budgets met by
+``plan``/``within``/``at_budget``/``default_budget``, and ``parse_options``' typing."""
+
+import pytest
+
+import noisesearch as ns
+from noisesearch.algorithms import ALGORITHMS, parse_options
+from noisesearch.errors import InputError
+from noisesearch.processes import gmm_process
+
+# (algorithm, the edge value accepted, the first value refused, a word of the message)
+EDGES = [
+    ("random", {"max_batch": 1}, {"max_batch": 0}, "max_batch"),
+    ("random", {"top_k": 1}, {"top_k": 0}, "top_k"),
+    ("zero-order", {"n": 1}, {"n": 0}, "n must"),
+    ("zero-order", {"iterations": 1}, {"iterations": 0}, "iterations"),
+    ("zero-order", {"tau": 0.999}, {"tau": 1.0}, "tau"),
+    ("zero-order", {"tau": 0.001}, {"tau": 0.0}, "tau"),
+    ("zero-order", {"radius": 0.001}, {"radius": 0.0}, "radius"),
+    ("zero-order", {"neighbourhood": "ball"}, {"neighbourhood": "cube"}, "valid: sphere, ball"),
+    ("zero-order", {"on_stall": "stay"}, {"on_stall": "wait"}, "valid: restart, stay"),
+    ("noise-gradient", {"iterations": 1}, {"iterations": 0}, "iterations"),
+    ("noise-gradient", {"lr": 1e-6}, {"lr": 0.0}, "lr > 0"),
+    ("noise-gradient", {"grad_clip": 1e-6}, {"grad_clip": 0.0}, "grad_clip > 0"),
+    ("noise-gradient", {"reg_weight": 0.0}, {"reg_weight": -1e-6}, "reg_weight >= 0"),
+    ("paths", {"n": 1}, {"n": 0}, "n must"),
+    ("paths", {"m": 1}, {"m": 0}, "m must"),
+    ("eps-greedy", {"n": 1}, {"n": 0}, "n and k"),
+    ("eps-greedy", {"k": 1}, {"k": 0}, "n and k"),
+    ("eps-greedy", {"epsilon": 1.0}, {"epsilon": 1.001}, "epsilon"),
+    ("eps-greedy", {"epsilon": 0.0}, {"epsilon": -0.001}, "epsilon"),
+    ("eps-greedy", {"lam": 0.0}, {"lam": -0.001}, "lam"),
+    ("beam", {"b": 1}, {"b": 0}, "b and n"),
+    ("beam", {"n": 1}, {"n": 0}, "b and n"),
+    ("svdd", {"m": 1}, {"m": 0}, "m must"),
+    ("mcts", {"n": 1}, {"n": 0}, "n >= 1"),
+    ("mcts", {"s": 0}, {"s": -1}, "s >= 0"),
+    ("smc", {"k": 1}, {"k": 0}, "k >= 1"),
+    ("smc", {"every": 0}, {"every": -1}, "every >= 0"),
+    ("smc", {"potential": "sum"}, {"potential": "min"}, "valid: max, sum, difference"),
+    ("smc", {"start": 0.5, "end": 0.5}, {"start": 0.6, "end": 0.5}, "start <= end"),
+    ("smc", {"start": 0.0}, {"start": -0.1}, "start"),
+    ("smc", {"end": 1.0}, {"end": 1.1}, "end <= 1"),
+]
+
+
+@pytest.mark.parametrize("algorithm, valid, invalid, message", EDGES)
+def test_each_option_accepts_its_edge_and_refuses_past_it(algorithm, valid, invalid, message):
+    process = gmm_process(steps=6, sampler="sde")
+    ns.load_algorithm(algorithm, **valid).check(process, budget=100_000)
+    with pytest.raises(InputError, match=message):
+        ns.load_algorithm(algorithm, **invalid).check(process, budget=100_000)
+
+
+def test_random_search_is_sized_by_its_budget_or_n():
+    process = gmm_process(steps=5, sampler="ode")
+    random = ns.load_algorithm("random")
+    assert random.plan(process, 23).size == 4 and random.plan(process, 23).nfe == 20
+    assert random.plan(process, 5).size == 1
+    with pytest.raises(InputError, match="valid: a budget >= 5"):
+        random.plan(process, 4)
+    assert random.default_budget(process) == 16 * 5
+    fixed = ns.load_algorithm("random", n=3)
+    assert fixed.plan(process, None).nfe == 15 and fixed.default_budget(process) is None
+    with pytest.raises(InputError, match="spends 15 NFEs per condition, more than the budget of 14"):
+        fixed.plan(process, 14)
+    assert fixed.plan(process, 15).size == 3
+    with pytest.raises(InputError, match="n must be >= 1"):
+        ns.load_algorithm("random", n=0).plan(process, None)
+
+
+@pytest.mark.parametrize("name", ["eps-greedy", "zero-order-steps", "beam", "svdd", "mcts", "smc"])
+def test_at_budget_takes_the_largest_size_that_fits(name):
+    process = gmm_process(steps=6, sampler="sde")
+    algorithm = ns.load_algorithm(name)
+    option, least = algorithm.scaled
+    smallest = ns.load_algorithm(name, **{option: least}).plan(process, None).nfe
+    for budget in (smallest, smallest + 1, 3 * smallest + 7, 10 * smallest):
+        sized = algorithm.at_budget(process, budget)
+        value = getattr(sized, option)
+        assert sized.plan(process, None).nfe <= budget
+        assert ns.load_algorithm(name, **{option: value + 1}).plan(process, None).nfe > budget
+    assert getattr(algorithm.at_budget(process, smallest), option) == least
+    with pytest.raises(InputError, match=f"valid: a budget >= {smallest}"):
+        algorithm.at_budget(process, smallest - 1)
+    assert algorithm.default_budget(process) is None  # their options fix the work
+
+
+def test_options_are_parsed_to_their_types_and_unknown_ones_named():
+    eps = ALGORITHMS["eps-greedy"]
+    assert parse_options(eps, ["n=6", "epsilon=0.25", "keep_best=yes", "max-batch=7"]) == {
+        "n": 6, "epsilon": 0.25, "keep_best": True, "max_batch": 7}
+    assert parse_options(eps, ["keep_best=0"]) == {"keep_best": False}
+    assert parse_options(ALGORITHMS["random"], ["n=None"]) == {"n": None}
+    assert parse_options(ALGORITHMS["zero-order"], ["neighbourhood= ball "]) == {"neighbourhood": "ball"}
+    with pytest.raises(InputError, match="option n of eps-greedy takes int, got 'many'"):
+        parse_options(eps, ["n=many"])
+    with pytest.raises(InputError, match="option keep_best of eps-greedy takes bool, got 'maybe'"):
+        parse_options(eps, ["keep_best=maybe"])
+    with pytest.raises(InputError, match="has no option 'size'; valid: max_batch, top_k, n, k"):
+        parse_options(eps, ["size=3"])
+    with pytest.raises(InputError, match="KEY=VALUE, got 'n'"):
+        parse_options(eps, ["n"])

@@ -1,0 +1,131 @@
+"""Each algorithm's defining step, seen from outside: the verifier records every score it
+hands out, and on a two-step stochastic GMM (step 0 injects noise; DDIM's last step is
+the noise-free x_2 = x0_hat(x_1)) the final sample of a step-wise search *is* the clean
+prediction its last search step scored, so the winner's score says which candidate the
+search kept. Selection (best, not worst), exploration (fresh draws vs the pivot), the
+pivot rule (``keep_best``), beam lineages and the keeper are each checked this way.
+"""
+
+import pytest
+import torch
+
+import noisesearch as ns
+from noisesearch.algorithms.result import BestKeeper, ProblemResult
+from noisesearch.algorithms.trajectory import best_per_problem
+from noisesearch.processes import gmm_process
+
+A = torch.tensor([1.0, 0.5], dtype=torch.float64)
+PROBLEMS = 8
+
+
+class Recorder:
+    """A linear reward that keeps every batch of scores it returns, as (P, rows per problem)."""
+
+    def __init__(self) -> None:
+        self.calls: list[torch.Tensor] = []
+
+    def __call__(self, images, conditions):
+        scores = (images.double() * A).sum(1)
+        self.calls.append(scores.reshape(PROBLEMS, -1).clone())
+        return scores
+
+
+def two_step_search(algorithm: str, **options) -> tuple[list[float], Recorder]:
+    process = gmm_process(steps=2, sampler="sde")
+    assert process.injects_noise(0) and not process.injects_noise(1)
+    recorder = Recorder()
+    result = ns.search(process, recorder, ["any"] * PROBLEMS, algorithm=algorithm, seed=3,
+                       max_batch=4096, **options)
+    return [p.best_score for p in result], recorder
+
+
+def test_best_per_problem_picks_each_problems_best_rows_and_breaks_ties_by_order():
+    scores = torch.tensor([0.1, 0.9, 0.5, 0.9, 3.0, -1.0, 2.0, 2.0])
+    assert best_per_problem(scores, 2, 4).tolist() == [1, 4]
+    assert best_per_problem(scores, 2, 4, keep=2).tolist() == [1, 3, 4, 6]
+    assert best_per_problem(scores, 4, 2, keep=1).tolist() == [1, 3, 4, 6]
+
+
+def test_keeper_keeps_the_strictly_best_its_top_k_and_every_score():
+    keeper = BestKeeper(2, top_k=2)
+    images = torch.arange(4.0)[:, None]
+    changed = keeper.offer(torch.tensor([0, 0, 1, 1]), torch.tensor([1.0, 3.0, 2.0, 2.0]), images,
+                           torch.tensor([10, 20]))
+    assert changed == {0: 1, 1: 2}  # problem 1's tie keeps the earlier row
+    changed = keeper.offer(torch.tensor([0, 1]), torch.tensor([3.0, 2.5]), images[:2], torch.tensor([30, 40]))
+    assert changed == {1: 1}  # a tie with the best does not replace it
+    assert keeper.best_score == [3.0, 2.5]
+    assert torch.equal(keeper.best[0]["image"], images[1]) and torch.equal(keeper.best[1]["image"], images[1])
+    assert keeper.history[0] == [(10, 1.0), (10, 3.0), (30, 3.0)]
+    assert [s for s, _, _ in keeper.top[0]] == [3.0, 3.0] and [s for s, _, _ in keeper.top[1]] == [2.5, 2.0]
+    assert torch.equal(keeper.top[0][0][2], images[1])  # equal scores: the earlier first
+
+
+def test_best_so_far_is_the_running_maximum_from_the_first_finite_score():
+    history = [(5, -float("inf")), (10, 0.2), (20, 0.1), (30, 0.7), (40, 0.5)]
+    problem = ProblemResult(condition=0, problem=0, best_score=0.7, best_image=torch.zeros(1), noises={},
+                            recipe={}, history=history, top=[])
+    assert problem.best_so_far() == [(10, 0.2), (20, 0.2), (30, 0.7), (40, 0.7)]
+
+
+@pytest.mark.parametrize("keep_best", [False, True])
+def test_eps_greedy_pivot_is_the_last_iterations_best_or_the_best_seen(keep_best):
+    scores, recorder = two_step_search("eps-greedy", n=4, k=6, keep_best=keep_best, window_lo=0.0,
+                                       window_hi=1.0)
+    searched = torch.stack(recorder.calls[:6], 1)  # (P, K iterations, N candidates) at step 0
+    assert searched.shape == (PROBLEMS, 6, 4) and len(recorder.calls) == 7  # then the final samples
+    best_seen = searched.flatten(1).max(1).values
+    last_best = searched[:, -1].max(1).values
+    expected = best_seen if keep_best else last_best
+    assert torch.allclose(torch.tensor(scores, dtype=torch.float64), expected)
+    assert (last_best < best_seen).any()  # the two rules differ on this run
+
+
+def test_eps_greedy_explores_with_fresh_draws_and_exploits_around_the_pivot():
+    _, exploit = two_step_search("eps-greedy", n=4, k=3, epsilon=0.0, lam=0.0, window_lo=0.0, window_hi=1.0)
+    for call in exploit.calls[:3]:  # radius 0: every candidate is the pivot
+        assert torch.allclose(call, call[:, :1].expand_as(call))
+    _, explore = two_step_search("eps-greedy", n=4, k=3, epsilon=1.0, lam=0.0, window_lo=0.0, window_hi=1.0)
+    for call in explore.calls[:3]:  # fresh draws: all different
+        assert (call[:, 1:] != call[:, :1]).all()
+    # with epsilon = 1 the radius plays no part; with epsilon = 0 it decides everything
+    wide_explore, _ = two_step_search("eps-greedy", n=4, k=3, epsilon=1.0, lam=0.5, window_lo=0.0,
+                                      window_hi=1.0)
+    narrow, _ = two_step_search("eps-greedy", n=4, k=3, epsilon=0.0, lam=0.15, window_lo=0.0, window_hi=1.0)
+    wide, _ = two_step_search("eps-greedy", n=4, k=3, epsilon=0.0, lam=0.5, window_lo=0.0, window_hi=1.0)
+    assert wide_explore == two_step_search("eps-greedy", n=4, k=3, epsilon=1.0, lam=0.15, window_lo=0.0,
+                                           window_hi=1.0)[0]
+    assert narrow != wide
+    mixed, mixed_calls = two_step_search("eps-greedy", n=4, k=3, epsilon=0.4, lam=0.0, window_lo=0.0,
+                                         window_hi=1.0)
+    candidates = torch.stack(mixed_calls.calls[1:3], 1).flatten(1)  # after the first pivot is chosen
+    repeats = (candidates[:, :, None] == candidates[:, None, :]).sum(2) > 1  # rows that equal the pivot
+    assert 0 < repeats.double().mean() < 1  # some candidates explore, some stay at the pivot
+
+
+@pytest.mark.parametrize("algorithm, beams, n", [("beam", 2, 4), ("beam", 3, 2), ("svdd", 1, 5)])
+def test_beam_keeps_the_top_b_distinct_lineages(algorithm, beams, n):
+    options = {"b": beams, "n": n} if algorithm == "beam" else {"m": n}
+    scores, recorder = two_step_search(algorithm, **options)
+    step, final = recorder.calls[0], recorder.calls[-1]  # step 0's candidates, the finished beams
+    assert step.shape == (PROBLEMS, beams * n) and final.shape == (PROBLEMS, beams)
+    top = step.sort(1, descending=True).values[:, :beams]
+    assert torch.allclose(final.sort(1, descending=True).values, top)  # the best B survive, each once
+    assert torch.allclose(torch.tensor(scores, dtype=torch.float64), top[:, 0])
+
+
+def test_paths_keeps_the_best_copies_between_rounds():
+    """N = 2 paths with M = 4 copies each against N = 8 paths with M = 1: both score 8 copies per
+    round and pick the best 8 finished samples, but only the first selects between rounds
+    (the best 2 of 8 go on). Selecting the best must beat not selecting; the worst would lose."""
+    process = gmm_process(steps=20, sampler="ode")
+    levels = {"sigma_start": 0.5, "delta_f": 0.3, "delta_b": 0.35}
+    assert len(ns.load_algorithm("paths", **levels).path_plan(process).rounds) >= 3
+
+    def mean(n: int, m: int) -> float:
+        result = ns.search(process, lambda x, c: (x.double() * A).sum(1), ["any"] * 128, algorithm="paths",
+                           n=n, m=m, seed=0, max_batch=4096, **levels)
+        return sum(p.best_score for p in result) / len(result)
+
+    selected, unselected = mean(2, 4), mean(8, 1)
+    assert selected > unselected + 0.2, (selected, unselected)
