@@ -7,7 +7,9 @@ import pytest
 import noisesearch as ns
 from noisesearch.algorithms import ALGORITHMS, parse_options
 from noisesearch.errors import InputError
-from noisesearch.processes import gmm_process
+from noisesearch.processes import DenoisingProcess, gmm_process
+from noisesearch.processes.gmm import MixtureEps
+from noisesearch.verifiers.base import CallableVerifier
 
 # (algorithm, the edge value accepted, the first value refused, a word of the message)
 EDGES = [
@@ -102,3 +104,43 @@ def test_options_are_parsed_to_their_types_and_unknown_ones_named():
         parse_options(eps, ["size=3"])
     with pytest.raises(InputError, match="KEY=VALUE, got 'n'"):
         parse_options(eps, ["n"])
+
+
+class GuidedCountingMixture(MixtureEps):
+    """The mixture billed as a guided model: every prediction costs 2 NFEs; rows are counted."""
+
+    nfe_per_call = 2
+    rows = 0
+
+    def prediction(self, x, at, cond):
+        self.rows += len(x)
+        return super().prediction(x, at, cond)
+
+
+SIZES = {"random": {"n": 3}, "zero-order": {"iterations": 2, "n": 2}, "paths": {"n": 2, "m": 2},
+         "noise-gradient": {"iterations": 2}, "eps-greedy": {"k": 2}, "zero-order-steps": {"k": 2},
+         "beam": {}, "svdd": {}, "mcts": {"s": 2}, "smc": {}}
+
+
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_plans_and_ledgers_count_two_nfes_per_guided_prediction(name):
+    algorithm = ns.load_algorithm(name, **SIZES[name])
+    sampler = algorithm.sampler or "sde"
+    process = DenoisingProcess(GuidedCountingMixture(), gmm_process(steps=6, sampler=sampler).sampling)
+    plan = algorithm.plan(process, None)
+    if algorithm.scaled is not None:
+        assert plan.size == getattr(algorithm, algorithm.scaled[0])
+    result = ns.search(process, CallableVerifier(lambda x, c: x.sum(1), "sum", True), [0, "any"],
+                       algorithm=algorithm, seed=0)
+    forward = 2 * process.denoiser.rows
+    if name == "noise-gradient":  # and a backward pass (twice a forward) through the first of 2 iterations
+        assert result.totals["nfe"] == forward + 2 * forward / 2
+    else:
+        assert result.totals["nfe"] == forward
+    for problem in result:
+        if name == "mcts":  # its plan is what the deepest tree would cost
+            assert 0 < problem.nfe <= plan.nfe
+        else:
+            assert problem.nfe == plan.nfe
+    with pytest.raises(InputError, match=f"(budget`? (of )?{plan.nfe - 1})"):
+        algorithm.plan(process, plan.nfe - 1)

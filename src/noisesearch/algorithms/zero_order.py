@@ -13,8 +13,9 @@ The result is the best candidate seen over all iterations. On a stochastic sampl
 searched noise is the whole trajectory's (x_T and every step's noise); each block is
 perturbed by the same rule, so the concatenation too keeps its norm and cosine tau. The
 first pivot is random search's first candidate, so at one generation's budget both agree.
-When the budget cannot pay for N more neighbours, the last iteration scores as many as
-it can.
+When the budget (or, with ``iterations``, their cost 1 + iterations x N generations) cannot
+pay for N more neighbours, the last iteration scores as many as it can: a restarted pivot
+takes one neighbour's place.
 """
 
 from __future__ import annotations
@@ -86,12 +87,13 @@ class ZeroOrderSearch(InitialNoiseSearch):
         if budget is None and self.iterations is None:
             raise InputError(f"zero-order search needs a budget or iterations; e.g. `budget={16 * cost}` "
                              "or `iterations=4`")
-        nfe = budget if budget is not None else (1 + self.iterations * self.n) * cost
-        return Plan(nfe // cost, nfe)  # size: generations
+        if self.iterations is None:
+            return Plan(budget // cost, budget)  # size: generations
+        nfe = (1 + self.iterations * self.n) * cost
+        return self.within(Plan(nfe // cost, nfe), budget)
 
     def search(self, ctx: SearchContext, plan: Plan) -> None:
-        cost = ctx.process.generation_nfe
-        budget = plan.nfe if ctx.budget is not None else None  # the search's share of the budget
+        cost = ctx.process.generation_nfe  # plan.nfe: the budget's share for the search, or its cost
         pivot, _ = ctx.noise.trajectories([(p, (0,)) for p in range(ctx.n_problems)])  # random search's first
         pivot_score = torch.full((ctx.n_problems,), float("nan"), dtype=torch.float64)  # nan: not yet scored
         restarts = [0] * ctx.n_problems
@@ -100,7 +102,7 @@ class ZeroOrderSearch(InitialNoiseSearch):
             # per problem: its pivot if unscored (role -1), then as many neighbours j as it can pay for
             rows: list[tuple[int, int]] = []
             for p in range(ctx.n_problems):
-                affordable = (budget - int(ctx.ledger.nfe[p])) // cost if budget else self.n + 1
+                affordable = (plan.nfe - int(ctx.ledger.nfe[p])) // cost
                 if pivot_score[p].isnan() and affordable > 0:
                     rows.append((p, -1))
                     affordable -= 1
