@@ -10,8 +10,9 @@ from noisesearch.algorithms.paths import plan_paths
 from noisesearch.algorithms.trajectory import sample
 from noisesearch.errors import InputError
 from noisesearch.noise import ball_neighbours, keyed_normal, keyed_uniform, sphere_neighbours
-from noisesearch.processes import DenoisingProcess, gmm_process
+from noisesearch.processes import DenoisingProcess, flow_gmm_process, gmm_process
 from noisesearch.processes.gmm import MixtureEps
+from noisesearch.processes.levels import from_vp
 from noisesearch.verifiers.base import CallableVerifier
 
 
@@ -121,7 +122,7 @@ def test_paths_keeps_n_paths_and_charges_what_it_calls(sampler):
     n, m, problems = 3, 4, 2
     algorithm = ns.load_algorithm("paths", n=n, m=m, max_batch=5)
     result = ns.search(process, verifier, [0, "any"], algorithm=algorithm, seed=0)
-    plan = plan_paths(process.noise_levels(), 0.11, 0.78, 0.81)
+    plan = plan_paths(from_vp(process.noise_levels(), "flow"), 0.11, 0.78, 0.81)  # levels in SiT time t
     assert len(plan.rounds) >= 2
     # every state before sigma_start is visited by N paths; every round by N * M copies,
     # which is only possible if exactly N paths survived each selection
@@ -147,6 +148,36 @@ def test_paths_plan_follows_the_noise_levels():
     f, b = plan.rounds[0]
     assert f == 11 and b == 92  # up to 0.89, back down to 0.08, then one scoring step
     assert plan.rounds[-1][1] == 99 and plan.path()[-1] == 100
+
+
+def test_paths_plans_in_the_papers_flow_time():
+    # Ma et al.'s levels are SiT's interpolant time t: on uniform flow times t = 1 - i / 100 a
+    # round re-noises by 0.78 in t (to t = 0.89, a VP level of 0.992), not in VP level
+    process = flow_gmm_process(dim=2, steps=100, sampler="ode")
+    times = process.sampling.schedule.times
+    plan = ns.load_algorithm("paths").path_plan(process)
+    assert plan == plan_paths(torch.linspace(1, 0, 101), 0.11, 0.78, 0.81)
+    assert float(times[plan.start]) == pytest.approx(0.11)
+    f, b = plan.rounds[0]
+    assert float(times[f]) == pytest.approx(0.89) and float(times[b]) == pytest.approx(0.08)
+    assert float(process.noise_levels()[f]) == pytest.approx(0.992, abs=1e-3)
+    # the same numbers taken as VP levels (version 0.1.0) re-noise only to about t = 0.66
+    old = ns.load_algorithm("paths", unit="vp").path_plan(process)
+    assert float(times[old.rounds[0][0]]) == pytest.approx(0.66, abs=0.02)
+    # and a VP (DDPM) schedule is planned on its levels converted to t
+    gmm = gmm_process(dim=2, steps=50, sampler="ode")
+    plan, t = ns.load_algorithm("paths").path_plan(gmm), from_vp(gmm.noise_levels(), "flow")
+    f = plan.rounds[0][0]
+    assert t[plan.start] <= 0.11 < t[plan.start - 1]
+    assert t[f] >= t[plan.start] + 0.78 - 1e-6 > t[f + 1]
+
+
+def test_paths_levels_are_checked_in_their_unit():
+    ns.load_algorithm("paths", unit="edm", sigma_start=0.2, delta_f=5.0, delta_b=5.0)  # sigma > 1
+    with pytest.raises(InputError, match=r"`delta_f` in unit flow must be in \(0, 1\]"):
+        ns.load_algorithm("paths", delta_f=1.5)
+    with pytest.raises(InputError, match="valid: vp, edm, flow"):
+        ns.load_algorithm("paths", unit="t")
 
 
 def test_noise_gradient_raises_the_digits_classifier():

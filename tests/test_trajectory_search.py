@@ -117,7 +117,7 @@ def test_trajectory_search_refuses_a_deterministic_sampler():
 def test_eps_greedy_window_searches_only_inside_it():
     process = gmm_process(steps=10, sampler="sde")
     levels = process.noise_levels()
-    algorithm = ns.load_algorithm("eps-greedy", k=5, window_lo=0.5, window_hi=1.0)
+    algorithm = ns.load_algorithm("eps-greedy", k=5, unit="vp", window_lo=0.5, window_hi=1.0)
     inside = sum(1 for i in range(9) if 0.5 <= float(levels[i]) <= 1.0)
     assert 0 < inside < 9
     expected = 1 + 4 * (5 * inside + (9 - inside))  # the last DDIM step injects no noise

@@ -207,7 +207,8 @@ VERIFIERS: dict[str, dict[str, Any]] = {
             arg or _missing("self-supervised", "self-supervised:CHECKPOINT (a CLIP hub id or folder)"),
             device=device),
         "summary": "cosine of CLIP features of the sample and of the model's x0_hat from it re-noised to "
-                   "level 0.4 (Ma et al. 2025); 'self-supervised:CHECKPOINT'",
+                   "level 0.4 (Ma et al. 2025; SiT interpolant time t, VP level 0.555); "
+                   "'self-supervised:CHECKPOINT'",
         "differentiable": False,
     },
 }

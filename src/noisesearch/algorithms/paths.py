@@ -8,24 +8,31 @@
 4. Repeat 2-3 until the schedule ends; the last round integrates the copies to the clean
    sample and the best finished sample is the result.
 
-Noise levels are the process's normalised ones (``noise_levels()``: 1 is pure noise, 0
-clean; sqrt(1 - alpha_bar) for variance-preserving processes). A target level is met by
-the nearest state at or past it on the process's schedule; every round ends at least one
-step further down than it started, so the search always finishes. Defaults are the
-paper's ImageNet (SiT-XL) setting: sigma_start = 0.11, delta_f = 0.78, delta_b = 0.81,
-N = 2, M = 4. With a budget and no ``n``, N is the largest that the budget pays for.
-Survivors are the best N of each condition's N x M copies (ties keep the earlier copy).
+Levels and their differences are in ``unit`` (``processes/levels.py``): by default ``flow``,
+the time t of SiT's linear interpolant x_t = (1 - t) x_0 + t eps, in which the paper gives
+its levels (its ImageNet setting is SiT-XL's); ``vp`` is the process's normalised level
+(``noise_levels()``, sqrt(1 - alpha_bar)) and ``edm`` the EDM sigma. The process's levels
+are expressed in that unit and rounds are planned on them, so delta_f and delta_b are
+differences in t: with the defaults a round re-noises to t = 0.89 (a VP level of 0.992),
+as in the paper. A target level is met by the nearest state at or past it on the process's
+schedule; every round ends at least one step further down than it started, so the search
+always finishes. Defaults are the paper's: sigma_start = 0.11, delta_f = 0.78,
+delta_b = 0.81, N = 2, M = 4. With a budget and no ``n``, N is the largest that the budget
+pays for. Survivors are the best N of each condition's N x M copies (ties keep the earlier
+copy).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from ..errors import InputError
 from ..noise import Noises
 from ..processes.base import DenoisingProcess
+from ..processes.levels import TOP, check_unit, from_vp, require_level
 from .base import InitialNoiseSearch, Plan
 from .context import SearchContext
 from .trajectory import best_per_problem
@@ -54,7 +61,8 @@ class PathPlan:
 
 
 def plan_paths(levels: torch.Tensor, sigma_start: float, delta_f: float, delta_b: float) -> PathPlan:
-    """Where each round re-noises to and integrates back to, on a schedule with these noise levels."""
+    """Where each round re-noises to and integrates back to, on a schedule with these noise levels
+    (decreasing; in the unit of sigma_start, delta_f and delta_b)."""
     steps = len(levels) - 1
     levels = levels.tolist()
 
@@ -83,9 +91,11 @@ class PathsSearch(InitialNoiseSearch):
     summary = "search over paths: re-noise, denoise, keep the best N (Ma et al. 2025, Paths-N)"
     n: int | None = None  # paths kept; default 2, or as many as the budget pays for
     m: int = 4  # forward-noised copies of each path per round
+    unit: str = "flow"  # unit of sigma_start, delta_f, delta_b: flow (interpolant time t), vp or edm
     sigma_start: float = 0.11  # noise level the initial paths are integrated down to
-    delta_f: float = 0.78  # forward re-noising, in normalised noise level
-    delta_b: float = 0.81  # backward integration, in normalised noise level
+    delta_f: float = 0.78  # forward re-noising, a difference of levels in ``unit``
+    delta_b: float = 0.81  # backward integration, a difference of levels in ``unit``
+    legacy: ClassVar[dict] = {"unit": "vp"}  # what version 0.1.0 did
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -93,12 +103,17 @@ class PathsSearch(InitialNoiseSearch):
             raise InputError(f"n must be >= 1, got {self.n}")
         if self.m < 1:
             raise InputError(f"m must be >= 1, got {self.m}")
-        for name in ("sigma_start", "delta_f", "delta_b"):
-            if not 0 < getattr(self, name) <= 1:
-                raise InputError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        check_unit(self.unit)
+        require_level("sigma_start", self.sigma_start, self.unit, zero=False)
+        for name in ("delta_f", "delta_b"):
+            if not 0 < getattr(self, name) <= TOP[self.unit]:
+                raise InputError(f"`{name}` in unit {self.unit} must be in (0, {TOP[self.unit]:g}], "
+                                 f"got {getattr(self, name)}")
 
     def path_plan(self, process: DenoisingProcess) -> PathPlan:
-        return plan_paths(process.noise_levels(), self.sigma_start, self.delta_f, self.delta_b)
+        """The rounds, planned on the process's noise levels expressed in ``unit``."""
+        levels = from_vp(process.noise_levels(), self.unit)
+        return plan_paths(levels, self.sigma_start, self.delta_f, self.delta_b)
 
     def winner_path(self, searched: DenoisingProcess) -> list[int]:
         return self.path_plan(searched).path()

@@ -5,7 +5,11 @@ sample the model would re-create from a partly noised copy of itself scores high
 or reward model is involved.
 
     score(x) = cos(f(decode(x0_hat(x_s))), f(x)),   x_s = renoise(encode(x), s),
-    s the state whose normalised noise level is nearest ``level``,
+    s the state whose normalised noise level is nearest ``level`` (converted from ``unit``),
+
+``level`` is in ``unit`` (``processes/levels.py``), by default ``flow``: Ma et al.'s sigma = 0.4
+is the time t of SiT's linear interpolant x_t = (1 - t) x_0 + t eps, a normalised (VP) level
+of 0.555; ``unit="vp"`` takes ``level`` as the normalised level itself.
 
 with f the unit-norm image embedding of a CLIP checkpoint (``self-supervised:CHECKPOINT``).
 
@@ -29,9 +33,11 @@ import torch
 from ..batching import fixed_shape_map
 from ..errors import InputError
 from ..noise import keyed_normal
+from ..processes.levels import check_unit, require_level, to_vp
 from .clip import CLIPImageVerifier
 
 LEVEL = 0.4  # Ma et al.'s sigma for the clean prediction
+UNIT = "flow"  # ... on SiT's interpolant time
 
 
 def digest(image: torch.Tensor) -> str:
@@ -45,21 +51,20 @@ class SelfSupervised(CLIPImageVerifier):
 
     differentiable = False
 
-    def __init__(self, checkpoint: str | Path, process: Any = None, level: float = LEVEL,
+    def __init__(self, checkpoint: str | Path, process: Any = None, level: float = LEVEL, unit: str = UNIT,
                  micro_batch: int = 16, device: str = "cpu") -> None:
         super().__init__(checkpoint, "self-supervised", micro_batch=micro_batch, device=device, text=False,
                          usage="self-supervised:DIR")
-        if not 0 < level < 1:
-            raise InputError(f"self-supervised level must be in (0, 1), got {level}")
-        self.level, self.process = level, process
+        require_level("level", level, check_unit(unit), zero=False, top=False)
+        self.level, self.unit, self.process = level, unit, process
 
     def bind(self, process: Any) -> None:
         """Use ``process`` (the one being searched) to re-noise and denoise samples."""
         self.process = process
 
     def state(self) -> int:
-        """The index of the state whose noise level is nearest ``level``."""
-        return int((self.process.noise_levels() - self.level).abs().argmin())
+        """The index of the state whose normalised noise level is nearest ``level`` (in ``unit``)."""
+        return int((self.process.noise_levels() - to_vp(self.level, self.unit)).abs().argmin())
 
     def _score(self, images: torch.Tensor, conditions: Sequence[Any]) -> torch.Tensor:
         process = self.process
