@@ -16,6 +16,7 @@ from noisesearch.processes import gmm_process
 
 A = torch.tensor([1.0, 0.5], dtype=torch.float64)
 PROBLEMS = 8
+EVERY_STEP = {"window_lo": 0.0, "window_hi": 1.0, "unit": "vp"}  # eps-greedy searches every noisy step
 
 
 class Recorder:
@@ -70,8 +71,7 @@ def test_best_so_far_is_the_running_maximum_from_the_first_finite_score():
 
 @pytest.mark.parametrize("keep_best", [False, True])
 def test_eps_greedy_pivot_is_the_last_iterations_best_or_the_best_seen(keep_best):
-    scores, recorder = two_step_search("eps-greedy", n=4, k=6, keep_best=keep_best, window_lo=0.0,
-                                       window_hi=1.0)
+    scores, recorder = two_step_search("eps-greedy", n=4, k=6, keep_best=keep_best, **EVERY_STEP)
     searched = torch.stack(recorder.calls[:6], 1)  # (P, K iterations, N candidates) at step 0
     assert searched.shape == (PROBLEMS, 6, 4) and len(recorder.calls) == 7  # then the final samples
     best_seen = searched.flatten(1).max(1).values
@@ -82,22 +82,19 @@ def test_eps_greedy_pivot_is_the_last_iterations_best_or_the_best_seen(keep_best
 
 
 def test_eps_greedy_explores_with_fresh_draws_and_exploits_around_the_pivot():
-    _, exploit = two_step_search("eps-greedy", n=4, k=3, epsilon=0.0, lam=0.0, window_lo=0.0, window_hi=1.0)
+    _, exploit = two_step_search("eps-greedy", n=4, k=3, epsilon=0.0, lam=0.0, **EVERY_STEP)
     for call in exploit.calls[:3]:  # radius 0: every candidate is the pivot
         assert torch.allclose(call, call[:, :1].expand_as(call))
-    _, explore = two_step_search("eps-greedy", n=4, k=3, epsilon=1.0, lam=0.0, window_lo=0.0, window_hi=1.0)
+    _, explore = two_step_search("eps-greedy", n=4, k=3, epsilon=1.0, lam=0.0, **EVERY_STEP)
     for call in explore.calls[:3]:  # fresh draws: all different
         assert (call[:, 1:] != call[:, :1]).all()
     # with epsilon = 1 the radius plays no part; with epsilon = 0 it decides everything
-    wide_explore, _ = two_step_search("eps-greedy", n=4, k=3, epsilon=1.0, lam=0.5, window_lo=0.0,
-                                      window_hi=1.0)
-    narrow, _ = two_step_search("eps-greedy", n=4, k=3, epsilon=0.0, lam=0.15, window_lo=0.0, window_hi=1.0)
-    wide, _ = two_step_search("eps-greedy", n=4, k=3, epsilon=0.0, lam=0.5, window_lo=0.0, window_hi=1.0)
-    assert wide_explore == two_step_search("eps-greedy", n=4, k=3, epsilon=1.0, lam=0.15, window_lo=0.0,
-                                           window_hi=1.0)[0]
+    wide_explore, _ = two_step_search("eps-greedy", n=4, k=3, epsilon=1.0, lam=0.5, **EVERY_STEP)
+    narrow, _ = two_step_search("eps-greedy", n=4, k=3, epsilon=0.0, lam=0.15, **EVERY_STEP)
+    wide, _ = two_step_search("eps-greedy", n=4, k=3, epsilon=0.0, lam=0.5, **EVERY_STEP)
+    assert wide_explore == two_step_search("eps-greedy", n=4, k=3, epsilon=1.0, lam=0.15, **EVERY_STEP)[0]
     assert narrow != wide
-    mixed, mixed_calls = two_step_search("eps-greedy", n=4, k=3, epsilon=0.4, lam=0.0, window_lo=0.0,
-                                         window_hi=1.0)
+    mixed, mixed_calls = two_step_search("eps-greedy", n=4, k=3, epsilon=0.4, lam=0.0, **EVERY_STEP)
     candidates = torch.stack(mixed_calls.calls[1:3], 1).flatten(1)  # after the first pivot is chosen
     repeats = (candidates[:, :, None] == candidates[:, None, :]).sum(2) > 1  # rows that equal the pivot
     assert 0 < repeats.double().mean() < 1  # some candidates explore, some stay at the pivot
@@ -119,7 +116,7 @@ def test_paths_keeps_the_best_copies_between_rounds():
     round and pick the best 8 finished samples, but only the first selects between rounds
     (the best 2 of 8 go on). Selecting the best must beat not selecting; the worst would lose."""
     process = gmm_process(steps=20, sampler="ode")
-    levels = {"sigma_start": 0.5, "delta_f": 0.3, "delta_b": 0.35}
+    levels = {"sigma_start": 0.5, "delta_f": 0.3, "delta_b": 0.35, "unit": "vp"}
     assert len(ns.load_algorithm("paths", **levels).path_plan(process).rounds) >= 3
 
     def mean(n: int, m: int) -> float:
