@@ -140,7 +140,7 @@ def test_mean_ci_matches_the_normal_interval():
 
 
 @pytest.mark.parametrize("algorithm, option", [("eps-greedy", "k"), ("beam", "b"), ("svdd", "m"),
-                                               ("mcts", "s"), ("smc", "k")])
+                                               ("smc", "k")])
 def test_at_budget_takes_the_largest_size_that_fits(algorithm, option):
     process = ns.load_process("gmm", steps=10, sampler="sde")
     base = ns.load_algorithm(algorithm)

@@ -163,10 +163,12 @@ class SearchContext:
                       "recipe": recipes[row]}
             self.keeper.attach(p, winner if path is None else {**winner, "path": path})
 
-    def finish(self, x: torch.Tensor, x_T: torch.Tensor, steps: torch.Tensor, problems: torch.Tensor) -> None:
+    def finish(self, x: torch.Tensor, x_T: torch.Tensor, steps: torch.Tensor, problems: torch.Tensor,
+               scored: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         """Score the finished states ``x`` of noise-trajectory searches (their x_T and committed step
-        noises) and offer them; the recipe names each winner's row within its problem."""
-        images, scores = self.score(x, problems)
+        noises) and offer them; the recipe names each winner's row within its problem.
+        ``scored``: their (images, scores) when the search has scored them already."""
+        images, scores = self.score(x, problems) if scored is None else scored
         first = {p: int((problems < p).sum()) for p in set(problems.tolist())}
         recipes = [{"row": row - first[p]} for row, p in enumerate(problems.tolist())]
         self.offer(problems, scores, images, {"x_T": x_T, "steps": steps}, recipes)

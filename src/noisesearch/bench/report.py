@@ -46,7 +46,8 @@ def sections(out: Path, spec: BenchSpec, cells: list[Cell], records: list[dict])
         f"Conditions: {len(spec.conditions())}; process {spec.process}; seed {spec.seed}. "
         "Values are means over conditions ± the half-width of a 95% confidence interval "
         "(normal approximation). Budgets are in generations of the process "
-        "(NFEs per condition / NFEs of one sample); NFEs are the ledgers' counts. The cells' "
+        "(NFEs per condition / NFEs of one sample); NFEs are the ledgers' counts, and `spent` "
+        "is a search's NFEs as a percent of the budget it was sized to. The cells' "
         f"searches took {minutes:.1f} minutes of wall time in all."]),
         Section("Scaling", 2, [Figure(out / "scaling.png", "scaling plot")])]
     for verifier in spec.verifiers:

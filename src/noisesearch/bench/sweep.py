@@ -68,7 +68,9 @@ class BenchWorker:
                 "metrics": {**{f"{j}:{m}": v for j, ms in p.judges.items() for m, v in ms.items()},
                             **{f"score:{name}": scores[i] for name, scores in cross.items()}},
             })
+        sized = None if cell.method in BASELINES else cell.budget * process.generation_nfe
         record = {"status": "done", "options": run.algorithm.options(), "steps": run.process.steps,
+                  "budget_nfe": sized,  # the NFEs per condition the cell's algorithm was sized to
                   "wall_s": wall, "totals": result.totals, "rows": rows, "set_metrics": {},
                   "images": is_image_batch(images)}
         return record, images

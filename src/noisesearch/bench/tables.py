@@ -87,22 +87,32 @@ def label(record: dict) -> str:
     return record["method"]
 
 
+def spent(record: dict) -> str:
+    """Mean NFEs spent per condition as a percent of the NFEs the cell's algorithm was sized to
+    (its budget): a shortfall is less compute than its rivals at a matched budget. "-" for the
+    baselines, whose NFEs are the budget by construction."""
+    sized = record.get("budget_nfe")
+    if not sized or not record.get("rows"):
+        return "-"
+    return f"{100 * sum(r['nfe'] for r in record['rows']) / len(record['rows']) / sized:.0f}%"
+
+
 def method_table(records: list[dict], verifier: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows: every baseline and every cell of ``verifier``, by budget."""
     metrics = metric_names(records) + set_metric_names(records)
-    header = ["method", "budget (generations)", "NFEs", "verifier score", *metrics, "wall s"]
+    header = ["method", "budget (generations)", "NFEs", "spent", "verifier score", *metrics, "wall s"]
     rows = []
     chosen = [r for r in records if r["verifier"] in (None, verifier)]
     for record in sorted(chosen, key=lambda r: (r["budget"], r["verifier"] is not None)):
         if record["status"] != "done":
             why = "failed" if record["status"] == "failed" else "does not fit"
-            rows.append([label(record), str(record["budget"]), "-", f"{why}: {record['reason']}",
+            rows.append([label(record), str(record["budget"]), "-", "-", f"{why}: {record['reason']}",
                          *["-"] * len(metrics), "-"])
             continue
         stats = cell_stats(record)
         # the baselines were scored by every verifier; a search by its own
         own = stats.get(f"score:{verifier}", stats["verifier_score"])
-        rows.append([label(record), str(record["budget"]), f"{stats['nfe'][0]:.0f}",
+        rows.append([label(record), str(record["budget"]), f"{stats['nfe'][0]:.0f}", spent(record),
                      fmt(own), *[fmt(stats.get(m)) for m in metrics],
                      f"{record['wall_s']:.1f}"])
     return header, rows
