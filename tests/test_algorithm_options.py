@@ -72,7 +72,7 @@ def test_random_search_is_sized_by_its_budget_or_n():
         ns.load_algorithm("random", n=0).plan(process, None)
 
 
-@pytest.mark.parametrize("name", ["eps-greedy", "zero-order-steps", "beam", "svdd", "mcts", "smc"])
+@pytest.mark.parametrize("name", ["eps-greedy", "zero-order-steps", "beam", "svdd", "smc"])
 def test_at_budget_takes_the_largest_size_that_fits(name):
     process = gmm_process(steps=6, sampler="sde")
     algorithm = ns.load_algorithm(name)
