@@ -69,8 +69,9 @@ class SelfSupervised(CLIPImageVerifier):
         i = self.state()
         with torch.no_grad():
             x0 = process.encode_image(images)
+            # noise scheme 1 (noise.py), as in 0.1.0: a sample's score stays what it was
             noise = keyed_normal([("self-supervised", digest(img)) for img in images], process.sample_shape,
-                                 process.device, process.dtype)
+                                 process.device, process.dtype, scheme=1)
             x_i = process.renoise(x0.to(process.dtype), process.steps, i, noise)
             predicted, _ = process.predict(x_i, i, process.encode(list(conditions)))
             again = process.decode(predicted)
