@@ -12,9 +12,13 @@ with f the unit-norm image embedding of a CLIP checkpoint (``self-supervised:CHE
 Deviation: Ma et al. take x0_hat from the candidate's own trajectory at sigma = 0.4; a verifier
 sees only finished samples, so the sample is encoded (``process.encode_image``) and re-noised
 to that level by the exact forward process, with noise keyed by the sample's bytes (the same
-sample always gets the same score). Each score costs one denoiser evaluation (two with
-guidance) on top of the search's NFEs; it is counted as a verifier call. The verifier needs
-the process: the command line binds it (``bind``); from Python pass ``process=``.
+sample always gets the same score). The verifier needs the process: the command line binds it
+(``bind``); from Python pass ``process=``.
+
+Cost: each score is one verifier call and one denoiser evaluation of the searched model
+(``process.nfe_per_step`` NFEs: two with guidance), and searches charge both to the ledger, so
+its NFEs count every evaluation. A budget sizes the search's own NFEs (its candidates); the
+verifier's are added on top: random search of N candidates reports N x (generation + 1 step) NFEs.
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ class SelfSupervised(CLIPImageVerifier):
     def bind(self, process: Any) -> None:
         """Use ``process`` (the one being searched) to re-noise and denoise samples."""
         self.process = process
+
+    @property
+    def denoiser_nfe(self) -> int:
+        """One prediction of the bound process per scored image (0 until one is bound)."""
+        return 0 if self.process is None else self.process.nfe_per_step
 
     def state(self) -> int:
         """The index of the state whose noise level is nearest ``level``."""
