@@ -19,6 +19,8 @@ from noisesearch.noise import keyed_generator
 
 
 def step_generator(seed: int, step: int, purpose: str) -> torch.Generator:
+    # a torch generator, as noise scheme 1 (noise.py): the batches the committed weights were
+    # trained on stay the same (its 32-bit seeds only ever serve a few thousand steps)
     return keyed_generator((seed, purpose, step))
 
 

@@ -9,7 +9,7 @@ from .search import search
 from .spec import BenchSpec, Run, RunSpec
 from .verifiers import Verifier
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ALGORITHMS", "JUDGES", "MODELS", "SUITES", "VERIFIERS", "Algorithm", "BenchSpec", "DenoisingProcess",

@@ -7,6 +7,7 @@ failure while computing exits with code 1 after the results already computed are
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 import sys
@@ -144,6 +145,8 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     check_sizes(block=block, workers=workers)
     if resume and out is None:
         raise InputError("--resume needs --out, the folder of the run to continue")
+    if resume and (out / "config.json").exists():  # its noise scheme (a run of 0.1.0: scheme 1)
+        spec = spec.continuing(json.loads((out / "config.json").read_text()))
     run = spec.resolve()
     out = out if out is not None else default_out(model_entry(model)[0], algorithm, seed)
     records = search_to_folder(out, run, executor=executor, workers=workers, address=ray_address,
@@ -208,6 +211,8 @@ def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, 
     process = {"steps": steps, "sampler": sampler, "guidance": guidance}
     spec = BenchSpec(suite, split_list(algorithms), parse_budgets(budgets), split_list(verifiers),
                      split_list(judges), limit, seed, process)
+    if (out / "bench.json").exists():  # resumed with its noise scheme (a bench of 0.1.0: scheme 1)
+        spec = dataclasses.replace(spec, noise=json.loads((out / "bench.json").read_text()).get("noise", 1))
     records = run_bench(spec.resolve(), out, max_batch=max_batch, progress=progress, executor=executor,
                         workers=workers, address=ray_address, device=device)
     skipped = [r for r in records if r["status"] == "skipped"]

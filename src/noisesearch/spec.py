@@ -8,6 +8,10 @@ spec with its loaded process, verifier, algorithm and judges. ``RunSpec.build()`
 parts of a spec resolved before (a worker's, replay's). The command line, ``search()``, the
 workers, ``replay`` and the bench all go through it, so they share their defaults.
 
+A config.json of any version loads (``RunSpec.from_json``): one written before 0.2.0 has no
+``noise`` key and is read as it ran, with keyed-noise scheme 1 (``noise.py``) and the
+``legacy`` values of algorithm options added since (``Algorithm.legacy``).
+
 Errors name the options (`budget`, `conditions`, ...) in backticks; the command line shows
 its flags instead.
 """
@@ -35,12 +39,36 @@ from .catalogue import (
 from .errors import InputError, unknown
 from .judges import Judge, SetJudge
 from .judging import judge_winners
+from .noise import NOISE_SCHEME, SCHEMES
 from .processes import DenoisingProcess
 from .verifiers import Verifier
 
 # what decides a search's results: a run folder is resumed only when these agree
 RESULT_FIELDS = ("model", "process", "verifier", "algorithm", "options", "budget", "seed", "conditions",
-                 "judges")
+                 "judges", "noise")
+
+
+def upgrade(config: dict[str, Any]) -> dict[str, Any]:
+    """A config.json (or bench.json) of any version as this version writes it: one written
+    before 0.2.0 (no ``noise`` key) ran keyed-noise scheme 1 and, for options added since, the
+    values of its algorithm's ``legacy``."""
+    if "noise" in config:
+        return config
+    options = config.get("options")
+    if isinstance(options, dict):
+        options = {**legacy_options(config.get("algorithm")), **options}
+    return {**config, "noise": 1, **({"options": options} if "options" in config else {})}
+
+
+def check_noise(scheme: Any) -> None:
+    if scheme not in SCHEMES:
+        raise InputError(f"unknown noise scheme `noise={scheme}`; valid: {', '.join(map(str, SCHEMES))}")
+
+
+def legacy_options(algorithm: Any) -> dict[str, Any]:
+    """The options that reproduce a run of ``algorithm`` (a name) written by 0.1.0."""
+    cls = ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
+    return dict(cls.legacy) if cls is not None else {}
 
 
 @dataclass
@@ -57,19 +85,30 @@ class RunSpec:
     conditions: list[Any] = field(default_factory=list)
     judges: list[str] | None = None  # default: the model's
     device: str = "cpu"
+    noise: int = NOISE_SCHEME  # the keyed-noise scheme (noise.py); 1 in a config.json of 0.1.0
 
     def to_json(self) -> dict[str, Any]:
         return {"command": "search", **asdict(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunSpec:
-        """The spec in a config.json (of any version: keys it lacks take their defaults)."""
+        """The spec in a config.json of any version (``upgrade``; other keys it lacks take their
+        defaults)."""
+        data = upgrade(data)
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     def differences(self, held: dict[str, Any]) -> list[str]:
         """The fields deciding results in which the spec ``held`` (a config.json) differs from this one."""
-        mine = self.to_json()
+        held, mine = upgrade(held), self.to_json()
         return [k for k in RESULT_FIELDS if comparable(held, k) != comparable(mine, k)]
+
+    def continuing(self, held: dict[str, Any]) -> RunSpec:
+        """This spec as the continuation of the run in ``held`` (its config.json), when nothing
+        here names a noise scheme (the command line's ``--resume``): with the run's scheme and,
+        for a run written before 0.2.0, the ``legacy`` values of the options not given here."""
+        if "noise" in held:
+            return replace(self, noise=held["noise"])
+        return replace(self, noise=1, options={**legacy_options(self.algorithm), **self.options})
 
     def resolve(self, process: DenoisingProcess | None = None, verifier: Verifier | None = None,
                 algorithm: Algorithm | None = None, judges: Sequence[Judge | SetJudge] | None = None) -> Run:
@@ -80,6 +119,7 @@ class RunSpec:
         """
         if process is None:
             model_entry(self.model)  # an unknown model is named before anything is loaded
+        check_noise(self.noise)
         algorithm = load_algorithm(self.algorithm if algorithm is None else algorithm, **self.options)
         verifier_name = self.verifier
         if verifier is None:
@@ -151,7 +191,8 @@ class Run:
         unless ``judge_set`` is False: then the caller judges the whole set)."""
         conditions = self.spec.conditions if conditions is None else conditions
         result = self.algorithm.run(self.process, self.verifier, conditions, budget=self.spec.budget,
-                                    seed=self.spec.seed, problem_ids=problem_ids, progress=progress)
+                                    seed=self.spec.seed, problem_ids=problem_ids, progress=progress,
+                                    noise=self.spec.noise)
         judge_winners(result, [*self.judges, *(self.set_judges if judge_set else [])])
         return result
 
@@ -169,6 +210,7 @@ class BenchSpec:
     limit: int | None = None  # only the suite's first conditions
     seed: int = 0
     process: dict[str, Any] = field(default_factory=dict)  # the suite's process options, overridden
+    noise: int = NOISE_SCHEME  # the keyed-noise scheme (noise.py); 1 in a bench.json of 0.1.0
 
     def resolve(self) -> BenchSpec:
         """The spec with the suite's defaults applied and every name checked; ``InputError`` otherwise."""
@@ -182,11 +224,12 @@ class BenchSpec:
             raise InputError(f"budgets are whole generations >= 1, got {self.budgets}")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"`limit` must be >= 1, got {self.limit}")
+        check_noise(self.noise)
         options = {**suite.process, **{k: v for k, v in self.process.items() if v is not None}}
         spec = BenchSpec(self.suite, list(self.algorithms), sorted(set(self.budgets)),
                          list(self.verifiers or [suite.verifier]),
                          list(suite.judges if self.judges is None else self.judges), self.limit, self.seed,
-                         options)
+                         options, self.noise)
         for name in spec.verifiers:
             load_verifier(name)
         for name in spec.judges:
@@ -196,14 +239,20 @@ class BenchSpec:
 
     def differences(self, held: dict[str, Any]) -> list[str]:
         """The fields in which the spec ``held`` (a bench.json) differs from this one."""
-        wanted = asdict(self)
+        held, wanted = upgrade(held), asdict(self)
         return sorted(k for k in wanted if held.get(k) != wanted[k])
+
+    def options(self, algorithm: str, options: dict[str, Any]) -> dict[str, Any]:
+        """A cell's algorithm options: a bench begun by 0.1.0 (scheme 1) takes the ``legacy``
+        values of the options not given."""
+        return {**legacy_options(algorithm), **options} if self.noise == 1 else dict(options)
 
     def run_spec(self, verifier: str, algorithm: str, options: dict[str, Any], budget: int | None = None,
                  device: str = "cpu") -> RunSpec:
         """The search of one cell over every condition."""
-        return RunSpec(load_suite(self.suite).model, dict(self.process), verifier, algorithm, options, budget,
-                       self.seed, self.conditions(), list(self.judges or []), device)
+        return RunSpec(load_suite(self.suite).model, dict(self.process), verifier, algorithm,
+                       self.options(algorithm, options), budget, self.seed, self.conditions(),
+                       list(self.judges or []), device, self.noise)
 
     def command(self, out: Path | str) -> str:
         """The ``noisesearch bench`` command line that runs (or resumes) this bench."""

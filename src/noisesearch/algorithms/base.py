@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputError
+from ..noise import NOISE_SCHEME
 from ..processes.base import DenoisingProcess
 from ..verifiers.base import Verifier
 from .result import SearchResult
@@ -44,6 +45,9 @@ class Algorithm:
     sampler: ClassVar[str | None] = None  # the sampler it needs when none is asked for
     scaled: ClassVar[tuple[str, int] | None] = None  # the option at_budget sizes, and its least value
     needs_gradients: ClassVar[bool] = False  # whether it backpropagates through process and verifier
+    # option values that reproduce a run written by 0.1.0, for options added since (a config.json
+    # written before 0.2.0 lacks them: ``RunSpec.from_json`` fills them in from here)
+    legacy: ClassVar[dict[str, Any]] = {}
     max_batch: int = 256  # rows handed to the process per call (memory); results do not depend on it
     top_k: int = 8  # how many of the best candidates to keep per condition
 
@@ -122,13 +126,14 @@ class Algorithm:
 
     def run(self, process: DenoisingProcess, verifier: Verifier, conditions: Sequence[Any],
             budget: int | None = None, seed: int = 0, problem_ids: Sequence[int] | None = None,
-            progress: bool = False) -> SearchResult:
-        """Search every condition (``budget`` in NFEs per condition) and return the winners."""
+            progress: bool = False, noise: int = NOISE_SCHEME) -> SearchResult:
+        """Search every condition (``budget`` in NFEs per condition) and return the winners;
+        ``noise`` is the keyed-noise scheme (``noise.py``; 1 re-runs a search of 0.1.0)."""
         from .context import SearchContext
 
         plan = self.check(process, verifier, budget)
         with SearchContext.open(self, process, verifier, conditions, budget, seed, problem_ids,
-                                plan, progress) as ctx:
+                                plan, progress, noise) as ctx:
             extra = self.search(ctx, plan)
             return ctx.result(extra)
 

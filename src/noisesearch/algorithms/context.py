@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..ledger import Ledger
-from ..noise import Noises, NoiseSource
+from ..noise import NOISE_SCHEME, Noises, NoiseSource
 from ..processes.base import DenoisingProcess
 from ..verifiers.base import Verifier
 from .result import BestKeeper, ProblemResult, SearchResult
@@ -50,14 +50,15 @@ class SearchContext:
     @classmethod
     def open(cls, algorithm: Algorithm, process: DenoisingProcess, verifier: Verifier,
              conditions: Sequence[Any], budget: int | None, seed: int, problem_ids: Sequence[int] | None,
-             plan: Plan, progress: bool) -> SearchContext:
+             plan: Plan, progress: bool, noise: int = NOISE_SCHEME) -> SearchContext:
+        """The context of one search; ``noise`` is its keyed-noise scheme (``noise.py``)."""
         conditions = [process.parse_condition(c) for c in conditions]
         ids = list(problem_ids) if problem_ids is not None else list(range(len(conditions)))
         searched = algorithm.search_process(process)
         ledger = Ledger(len(conditions), progress, planned=plan.nfe, description=algorithm.name)
         return cls(algorithm, searched, process, verifier, conditions, process.encode(conditions), ids, seed,
                    budget, ledger, BestKeeper(len(conditions), algorithm.top_k),
-                   NoiseSource(searched, seed, ids))
+                   NoiseSource(searched, seed, ids, noise))
 
     def __enter__(self) -> SearchContext:
         return self

@@ -51,7 +51,8 @@ class BenchWorker:
             budget = cell.budget * process.generation_nfe
             spec = self.spec.run_spec(verifier, cell.method, {"max_batch": max_batch}, budget, self.device)
             try:
-                algorithm = load_algorithm(cell.method, max_batch=max_batch).at_budget(process, budget)
+                options = self.spec.options(cell.method, {"max_batch": max_batch})
+                algorithm = load_algorithm(cell.method, **options).at_budget(process, budget)
                 run = spec.resolve(process=process, algorithm=algorithm, **parts)
             except InputError as exc:  # e.g. a budget below what the algorithm needs: recorded, not retried
                 return {"status": "skipped", "reason": str(exc)}, None

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ..noise import Key, keyed_normal
+from ..noise import NOISE_SCHEME, Key, keyed_normal
 from .denoiser import Denoiser
 from .sampler import Sampler, Schedule
 
@@ -115,13 +115,13 @@ class DenoisingProcess:
         """Whether step ``i`` adds any of its noise to the state."""
         return self.sampling.injects_noise(i)
 
-    def prior(self, keys: Sequence[Key]) -> torch.Tensor:
-        """Initial states x_T drawn from the prior, one row per key."""
-        return keyed_normal(keys, self.sample_shape, self.device, self.dtype)
+    def prior(self, keys: Sequence[Key], scheme: int = NOISE_SCHEME) -> torch.Tensor:
+        """Initial states x_T drawn from the prior, one row per key (``scheme``: ``noise.py``)."""
+        return keyed_normal(keys, self.sample_shape, self.device, self.dtype, scheme)
 
-    def step_noise(self, keys: Sequence[Key]) -> torch.Tensor:
-        """Per-step injected noise, one row per key."""
-        return keyed_normal(keys, self.noise_shape, self.device, self.dtype)
+    def step_noise(self, keys: Sequence[Key], scheme: int = NOISE_SCHEME) -> torch.Tensor:
+        """Per-step injected noise, one row per key (``scheme``: ``noise.py``)."""
+        return keyed_normal(keys, self.noise_shape, self.device, self.dtype, scheme)
 
     def step(self, x: torch.Tensor, i: int, cond: torch.Tensor,
              noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

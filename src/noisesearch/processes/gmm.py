@@ -32,7 +32,9 @@ UNCONDITIONAL = -1
 def default_mixture(dim: int, components: int, mixture_seed: int) -> tuple[torch.Tensor, ...]:
     """Means on a ring of radius 2 (first two axes, plus keyed jitter), scales 0.3-0.6, weights ~ 1..K."""
     angles = torch.arange(components, dtype=torch.float64) * (2 * torch.pi / components)
-    means = 0.3 * keyed_normal([(mixture_seed, "gmm-means")], (components, dim), dtype=torch.float64)[0]
+    # noise scheme 1 (noise.py), as in 0.1.0: the means, and the tests and runs built on them, stay put
+    means = 0.3 * keyed_normal([(mixture_seed, "gmm-means")], (components, dim), dtype=torch.float64,
+                               scheme=1)[0]
     means[:, 0] += 2.0 * torch.cos(angles)
     if dim > 1:
         means[:, 1] += 2.0 * torch.sin(angles)

@@ -16,6 +16,12 @@ class Verifier:
     name: str = "verifier"
     differentiable: bool = False
 
+    @property
+    def denoiser_nfe(self) -> int:
+        """NFEs (denoiser evaluations) the verifier spends per scored image: 0 unless it runs
+        the searched model itself. Searches charge them to the ledger on top of their own."""
+        return 0
+
     def _score(self, images: torch.Tensor, conditions: Sequence[Any]) -> torch.Tensor:
         raise NotImplementedError
 

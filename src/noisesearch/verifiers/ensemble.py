@@ -121,6 +121,11 @@ class Ensemble(Verifier):
         self.weights = None if weights is None else [float(w) for w in weights]
         self.differentiable = weights is not None and all(m.differentiable for m in self.members)
 
+    @property
+    def denoiser_nfe(self) -> int:
+        """Every member scores every image: their NFEs add up."""
+        return sum(m.denoiser_nfe for m in self.members)
+
     @classmethod
     def parse(cls, spec: str, load: Callable[..., Verifier], device: str = "cpu") -> Ensemble:
         """The ensemble a spec names; ``load(member_spec, device=...)`` loads each member."""

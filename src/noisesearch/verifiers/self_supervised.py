@@ -16,9 +16,13 @@ with f the unit-norm image embedding of a CLIP checkpoint (``self-supervised:CHE
 Deviation: Ma et al. take x0_hat from the candidate's own trajectory at sigma = 0.4; a verifier
 sees only finished samples, so the sample is encoded (``process.encode_image``) and re-noised
 to that level by the exact forward process, with noise keyed by the sample's bytes (the same
-sample always gets the same score). Each score costs one denoiser evaluation (two with
-guidance) on top of the search's NFEs; it is counted as a verifier call. The verifier needs
-the process: the command line binds it (``bind``); from Python pass ``process=``.
+sample always gets the same score). The verifier needs the process: the command line binds it
+(``bind``); from Python pass ``process=``.
+
+Cost: each score is one verifier call and one denoiser evaluation of the searched model
+(``process.nfe_per_step`` NFEs: two with guidance), and searches charge both to the ledger, so
+its NFEs count every evaluation. A budget sizes the search's own NFEs (its candidates); the
+verifier's are added on top: random search of N candidates reports N x (generation + 1 step) NFEs.
 """
 
 from __future__ import annotations
@@ -62,6 +66,11 @@ class SelfSupervised(CLIPImageVerifier):
         """Use ``process`` (the one being searched) to re-noise and denoise samples."""
         self.process = process
 
+    @property
+    def denoiser_nfe(self) -> int:
+        """One prediction of the bound process per scored image (0 until one is bound)."""
+        return 0 if self.process is None else self.process.nfe_per_step
+
     def state(self) -> int:
         """The index of the state whose normalised noise level is nearest ``level`` (in ``unit``)."""
         return int((self.process.noise_levels() - to_vp(self.level, self.unit)).abs().argmin())
@@ -74,8 +83,9 @@ class SelfSupervised(CLIPImageVerifier):
         i = self.state()
         with torch.no_grad():
             x0 = process.encode_image(images)
+            # noise scheme 1 (noise.py), as in 0.1.0: a sample's score stays what it was
             noise = keyed_normal([("self-supervised", digest(img)) for img in images], process.sample_shape,
-                                 process.device, process.dtype)
+                                 process.device, process.dtype, scheme=1)
             x_i = process.renoise(x0.to(process.dtype), process.steps, i, noise)
             predicted, _ = process.predict(x_i, i, process.encode(list(conditions)))
             again = process.decode(predicted)

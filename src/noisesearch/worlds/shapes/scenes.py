@@ -23,6 +23,8 @@ DRAWN_RELATION_OFFSET = 6  # drawn scenes: offset along the axis >= this and lar
 
 def rng_for(key: Key) -> np.random.Generator:
     """A numpy generator seeded from a key (the hash of ``noise.key_seed``)."""
+    # key_seed is noise scheme 1's 63-bit seed, kept: the scenes (and the data and weights trained
+    # on them) stay as they are; numpy keeps all 63 bits, so distinct keys do not collide here
     return np.random.default_rng(key_seed(key))
 
 
