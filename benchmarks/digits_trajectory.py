@@ -31,18 +31,20 @@ DEFAULTS = [("naive", "random", {"n": 1}), ("best-of-4", "random", {"n": 4}), ("
 
 def matched(process: ns.DenoisingProcess, nfe: int) -> list[tuple[str, ns.Algorithm | None, str]]:
     """Every method sized to spend at most ``nfe`` NFEs per condition (``Algorithm.at_budget``):
-    best-of-N by N, beam by its beams, svdd by M, smc by its particles, mcts by its
-    simulations, the per-step searches by their iterations K. (label, algorithm, why not)."""
+    best-of-N by N, beam by its beams, svdd by M, smc by its particles, the per-step searches
+    by their iterations K; mcts follows the budget itself (its simulations per step). (label,
+    algorithm, why not)."""
     rows = [(f"best-of-{nfe // process.generation_nfe}",
              ns.load_algorithm("random", n=nfe // process.generation_nfe), "")]
     for name, option in (("beam", "b"), ("svdd", "m"), ("smc", "k"), ("mcts", "s"),
-                         ("zero-order-steps", "k"), ("eps-greedy", "k")):
+                         ("zero-order-steps", "k"), ("eps-greedy", "k")):  # mcts: not scaled, budgeted
         try:
             algorithm = ns.load_algorithm(name).at_budget(process, nfe)
         except InputError as exc:
             rows.append((name, None, str(exc)))
             continue
-        rows.append((f"{name} {option}={getattr(algorithm, option)}", algorithm, ""))
+        label = name if algorithm.scaled is None else f"{name} {option}={getattr(algorithm, option)}"
+        rows.append((label, algorithm, ""))
     return rows
 
 
@@ -64,11 +66,11 @@ def main() -> None:
           f"reward digits-classifier:prob, judge digits-evaluator, seed {args.seed}, "
           f"torch {torch.__version__} on {torch.get_num_threads()} CPU threads")
     defaults = [(label, ns.load_algorithm(name, **options), "") for label, name, options in DEFAULTS]
-    studies = [("paper defaults", defaults)]
+    studies = [("paper defaults", defaults, None)]
     for generations in (int(g) for g in args.matched.split(",")):
         nfe = generations * process.generation_nfe
-        studies.append((f"matched at {nfe} NFEs ({generations} generations)", matched(process, nfe)))
-    for title, methods in studies:
+        studies.append((f"matched at {nfe} NFEs ({generations} generations)", matched(process, nfe), nfe))
+    for title, methods, budget in studies:
         print(f"\n{title}\n")
         print("| method | NFEs per condition | reward (target prob) | judge target prob "
               "| judge accuracy | wall s |")
@@ -79,8 +81,8 @@ def main() -> None:
                 continue
             algorithm.max_batch = 512
             start = time.perf_counter()
-            result = ns.search(process, verifier, conditions, algorithm=algorithm, seed=args.seed,
-                               progress=True)
+            result = ns.search(process, verifier, conditions, algorithm=algorithm, budget=budget,
+                               seed=args.seed, progress=True)
             n = len(result)
             nfe = sum(p.nfe for p in result) / n
             reward = sum(p.best_score for p in result) / n

@@ -13,6 +13,7 @@ import noisesearch as ns
 from noisesearch.algorithms.result import BestKeeper, ProblemResult
 from noisesearch.algorithms.trajectory import best_per_problem
 from noisesearch.processes import gmm_process
+from noisesearch.verifiers.base import CallableVerifier
 
 A = torch.tensor([1.0, 0.5], dtype=torch.float64)
 PROBLEMS = 8
@@ -126,3 +127,82 @@ def test_paths_keeps_the_best_copies_between_rounds():
 
     selected, unselected = mean(2, 4), mean(8, 1)
     assert selected > unselected + 0.2, (selected, unselected)
+
+
+def test_chi_nll_is_the_chi_distributions_negative_log_likelihood_up_to_a_constant():
+    from scipy.stats import chi
+
+    from noisesearch.algorithms.noise_gradient import chi_nll
+
+    x = torch.randn(4, 2, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    r = x.flatten(1).norm(dim=1)
+    expected = -torch.tensor(chi(10).logpdf(r.numpy()))
+    assert torch.allclose(chi_nll(x) - chi_nll(x)[0], expected - expected[0])
+
+
+def test_noise_gradient_takes_clipped_adam_steps_on_the_regularised_reward():
+    """ReNO Eq. 4-6: one Adam step (lr, eps) on -(r(x) - reg_weight * NLL_chi(||x_T||)) with each
+    condition's gradient clipped to norm grad_clip; Adam's first step is -lr g / (|g| + eps)."""
+    from noisesearch.algorithms.noise_gradient import chi_nll
+
+    process = gmm_process(dim=3, steps=4, sampler="ode")
+    target = torch.tensor([1.0, -0.5, 0.25], dtype=torch.float64)
+
+    def reward(x, c):
+        return -(x - target).norm(dim=1)
+
+    options = {"lr": 0.05, "reg_weight": 0.3, "grad_clip": 0.2, "adam_eps": 0.05}
+    result = ns.search(process, CallableVerifier(reward, "closeness", True), [0, 1, "any"],
+                       algorithm="noise-gradient", iterations=2, seed=1, top_k=2, **options)
+    first = ns.search(process, reward, [0, 1, "any"], algorithm="random", n=1, seed=1)
+    x_T = torch.cat([p.noises["x_T"] for p in first]).requires_grad_(True)
+    y = x_T
+    for i in range(process.steps):
+        y, _ = process.step(y, i, process.encode([0, 1, "any"]))
+    objective = reward(process.decode(y), None) - options["reg_weight"] * chi_nll(x_T)
+    (-objective.sum()).backward()
+    g = x_T.grad
+    g = g * (options["grad_clip"] / g.norm(dim=1)).clamp(max=1.0)[:, None]
+    stepped = x_T.detach() - options["lr"] * g / (g.abs() + options["adam_eps"])
+    for p, problem in enumerate(result):
+        assert [s for _, s in problem.history][0] == first[p].best_score  # iterate 0: random's first
+        second = problem.history[1][1]
+        assert second == pytest.approx(float(reward(sample_one(process, stepped[p], p), None)), abs=1e-9)
+    assert sum(problem.history[1][1] > problem.history[0][1] for problem in result) >= 2  # it ascends
+
+
+def sample_one(process, x_T, condition):
+    from noisesearch.algorithms.trajectory import sample
+
+    return sample(process, {"x_T": x_T[None]}, process.encode([[0, 1, "any"][condition]]))
+
+
+def test_noise_gradient_leaves_a_failed_candidates_noise_where_it_was():
+    process = gmm_process(dim=3, steps=4, sampler="ode")
+    calls = []
+
+    def reward(x, c):  # the second condition's first score fails
+        scores = x.sum(1)
+        if not calls:
+            scores[1] = float("nan")
+        calls.append(1)
+        return scores
+
+    result = ns.search(process, CallableVerifier(reward, "sum", True), [0, 1], algorithm="noise-gradient",
+                       iterations=2, seed=0)
+    first = ns.search(process, lambda x, c: x.sum(1), [0, 1], algorithm="random", n=1, seed=0)
+    assert result[1].history[0][1] == -float("inf")
+    assert result[1].best_score == first[1].best_score  # not moved: iterate 1 is the start again
+    assert torch.equal(result[1].noises["x_T"], first[1].noises["x_T"])
+    assert result[0].best_score > first[0].best_score  # the other condition moved up
+
+
+def test_noise_gradient_runs_the_iterations_its_budget_pays_for():
+    """An iteration with a gradient costs 3 generations, the last (scoring only) 1: i iterations
+    cost 3 i - 2 generations."""
+    process = gmm_process(steps=5, sampler="ode")
+    for generations in range(1, 11):
+        plan = ns.load_algorithm("noise-gradient").plan(process, generations * 5)
+        assert 3 * plan.size - 2 <= generations < 3 * (plan.size + 1) - 2
+        assert plan.nfe == (3 * plan.size - 2) * 5
+    assert ns.load_algorithm("noise-gradient", iterations=3).plan(process, 35).size == 3
