@@ -206,3 +206,17 @@ def test_noise_gradient_runs_the_iterations_its_budget_pays_for():
         assert 3 * plan.size - 2 <= generations < 3 * (plan.size + 1) - 2
         assert plan.nfe == (3 * plan.size - 2) * 5
     assert ns.load_algorithm("noise-gradient", iterations=3).plan(process, 35).size == 3
+
+
+def test_map_path_moves_a_path_to_another_schedule_by_noise_level():
+    from noisesearch.algorithms.trajectory import map_path, steps_taken
+
+    fine = torch.linspace(1, 0, 7, dtype=torch.float64)  # 1, .83, .67, .5, .33, .17, 0
+    coarse = torch.tensor([1.0, 0.6, 0.3, 0.0], dtype=torch.float64)
+    assert map_path([0, 1, 2, 3], coarse, fine) == [0, 1, 2, 3, 4, 5, 6]
+    assert map_path([1, 2, 3], coarse, fine) == [2, 3, 4, 5, 6]
+    renoised = [0, 1, 2, 1, 2, 3]  # a re-noising from the state at .3 back to .6
+    assert map_path(renoised, coarse, fine) == [0, 1, 2, 3, 4, 2, 3, 4, 5, 6]
+    assert steps_taken(map_path(renoised, coarse, fine)) == 8 and steps_taken(renoised) == 4
+    close = torch.tensor([1.0, 0.52, 0.48, 0.0], dtype=torch.float64)  # states 1 and 2 meet at .5
+    assert map_path(renoised, close, fine) == [0, 1, 2, 3, 4, 5, 6]  # no re-noising onto itself

@@ -1,6 +1,7 @@
 """Search over the initial noise: zero-order, paths, noise-gradient and cheap search steps."""
 
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 import torch
@@ -196,9 +197,10 @@ def test_noise_gradient_refuses_a_non_differentiable_verifier(digits):
         ns.search(digits, "compressibility", [1], algorithm="noise-gradient", iterations=2)
 
 
+@pytest.mark.parametrize("sampler", ["ode", "sde"])
 @pytest.mark.parametrize("algorithm", ["random", "zero-order", "paths"])
-def test_search_steps_winners_are_regenerated_at_full_steps(algorithm):
-    process = gmm_process(dim=3, steps=20, sampler="ode")
+def test_search_steps_winners_are_regenerated_at_full_steps(algorithm, sampler):
+    process = gmm_process(dim=3, steps=20, sampler=sampler)
     verifier = closeness(torch.tensor([1.0, 0.0, 0.0]))
     result = ns.search(process, verifier, [0, 1], algorithm=algorithm, budget=400, seed=3, search_steps=5)
     for p in result:
@@ -208,8 +210,14 @@ def test_search_steps_winners_are_regenerated_at_full_steps(algorithm):
         assert torch.equal(full[0], p.best_image)
         assert float(verifier.score(full, [p.condition])[0]) == p.best_score
         assert p.nfe <= 400
+        if sampler == "sde":  # the full-step trajectory's step noises are fresh keyed draws
+            taken = p.noises["steps"].shape[1]
+            assert taken == (20 if path is None else sum(b == a + 1 for a, b in pairwise(path)))
+            keys = [(3, p.problem, "regenerate-step", v) for v in range(taken)]
+            assert torch.equal(p.noises["steps"][0], process.step_noise(keys))
         if algorithm != "paths":  # one verifier call per candidate, one for the regenerated winner
             assert p.verifier_calls == len(p.history) + 1
+        if algorithm != "paths" and sampler == "ode":
             cheap = sample(process.with_steps(5), p.noises, process.encode([p.condition]))
             assert not torch.equal(cheap[0], p.best_image)
 
