@@ -95,6 +95,11 @@ def test_options_are_parsed_to_their_types_and_unknown_ones_named():
         "n": 6, "epsilon": 0.25, "keep_best": True, "max_batch": 7}
     assert parse_options(eps, ["keep_best=0"]) == {"keep_best": False}
     assert parse_options(ALGORITHMS["random"], ["n=None"]) == {"n": None}
+    assert parse_options(ALGORITHMS["random"], ["n=16"]) == {"n": 16}  # an optional int
+    for raw, value in [("true", True), ("1", True), ("yes", True), ("True", True),
+                       ("false", False), ("0", False), ("no", False), ("NO", False)]:
+        assert parse_options(eps, [f"keep_best={raw}"]) == {"keep_best": value}
+    assert parse_options(ALGORITHMS["zero-order"], ["neighbourhood=a=b"]) == {"neighbourhood": "a=b"}
     assert parse_options(ALGORITHMS["zero-order"], ["neighbourhood= ball "]) == {"neighbourhood": "ball"}
     with pytest.raises(InputError, match="option n of eps-greedy takes int, got 'many'"):
         parse_options(eps, ["n=many"])
