@@ -59,6 +59,12 @@ def test_bench_writes_results_summary_plot_and_report(capsys, tmp_path):
     summary = (out / "summary.md").read_text()
     assert "Ranking at matched NFEs" in summary and "Verifier hacking" in summary
     assert "± " in summary and "digits-fd:fd" in summary
+    assert "| spent |" in summary  # the NFEs each cell spent, as a percent of the budget it was sized to
+    for c in done:
+        if c["method"] in ("random", "beam"):
+            mean = sum(r["nfe"] for r in c["rows"]) / len(c["rows"])
+            assert mean <= c["budget_nfe"]  # a size option's granularity may leave some unspent: shown
+            assert f"| {100 * mean / c['budget_nfe']:.0f}% |" in summary
     assert (out / "scaling.png").stat().st_size > 0
     report = (out / "report.html").read_text()
     assert report.count("<img ") == 1 + 3 * 3  # the plot, and 3 conditions x (no search + 2 winners)
