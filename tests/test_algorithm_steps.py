@@ -220,3 +220,45 @@ def test_map_path_moves_a_path_to_another_schedule_by_noise_level():
     assert steps_taken(map_path(renoised, coarse, fine)) == 8 and steps_taken(renoised) == 4
     close = torch.tensor([1.0, 0.52, 0.48, 0.0], dtype=torch.float64)  # states 1 and 2 meet at .5
     assert map_path(renoised, close, fine) == [0, 1, 2, 3, 4, 5, 6]  # no re-noising onto itself
+
+
+@pytest.mark.parametrize("levels, expected", [
+    ((0.4, 0.4, 0.6), (3, ((1, 4),))),  # up 0.4 from 0.4 to state 1 (0.8); back 0.6 to state 4 (0.2)
+    ((0.4, 0.7, 0.9), (3, ((0, 4),))),  # up past pure noise: state 0; back past clean: the last step scores
+    ((0.9, 0.4, 0.3), (1, ((0, 2), (1, 3), (2, 4)))),
+    ((0.99, 0.1, 0.1), (1, ((0, 1), (1, 2), (2, 3), (3, 4)))),  # one step per round
+    ((0.3, 0.3, 0.2), (4, ((2, 4),))),
+    ((0.05, 0.5, 0.5), (5, ())),  # no state above the clean one is as low: best-of-N
+])
+def test_paths_plan_on_explicit_levels(levels, expected):
+    from noisesearch.algorithms.paths import PathPlan, plan_paths
+
+    schedule = torch.tensor([1.0, 0.8, 0.6, 0.4, 0.2, 0.0], dtype=torch.float64)
+    plan = plan_paths(schedule, *levels)
+    assert plan == PathPlan(*expected, 5)
+    path = plan.path()
+    assert path[: plan.start + 1] == list(range(plan.start + 1)) and path[-1] == 5
+
+
+@pytest.mark.parametrize("sigma_start", [0.99, 0.5, 0.11])
+def test_paths_spends_its_plan_and_its_winners_replay(sigma_start):
+    from noisesearch.algorithms.trajectory import sample
+
+    process = gmm_process(steps=6, sampler="sde")
+    options = {"n": 2, "m": 3, "sigma_start": sigma_start, "delta_f": 0.3, "delta_b": 0.35, "unit": "vp"}
+    plan = ns.load_algorithm("paths", **options).plan(process, None)
+    result = ns.search(process, lambda x, c: (x.double() * A).sum(1), [0, 1, "any"], algorithm="paths",
+                       seed=4, **options)
+    for p in result:
+        assert p.nfe == plan.nfe
+        replayed = sample(process, p.noises, process.encode([p.condition]), p.recipe["path"])
+        assert torch.equal(replayed[0], p.best_image)
+
+
+def test_paths_size_is_given_or_the_papers_or_what_the_budget_pays_for():
+    process = gmm_process(steps=6, sampler="ode")
+    paths = ns.load_algorithm("paths")
+    cost = paths.plan(process, None).nfe // 2
+    assert paths.plan(process, None).size == 2  # the paper's N
+    assert paths.plan(process, cost).size == 1 and paths.plan(process, 5 * cost + 1).size == 5
+    assert ns.load_algorithm("paths", n=3).plan(process, None).nfe == 3 * cost
