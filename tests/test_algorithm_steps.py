@@ -262,3 +262,78 @@ def test_paths_size_is_given_or_the_papers_or_what_the_budget_pays_for():
     assert paths.plan(process, None).size == 2  # the paper's N
     assert paths.plan(process, cost).size == 1 and paths.plan(process, 5 * cost + 1).size == 5
     assert ns.load_algorithm("paths", n=3).plan(process, None).nfe == 3 * cost
+
+
+def test_zero_order_ball_neighbours_lie_at_their_drawn_distance_per_block():
+    from noisesearch.algorithms.zero_order import neighbours
+    from noisesearch.noise import keyed_normal
+
+    pivot = {"x_T": keyed_normal([(1, 0), (1, 1)], (4,)), "steps": keyed_normal([(1, 2), (1, 3)], (5, 4))}
+    fresh = {"x_T": keyed_normal([(2, 0), (2, 1)], (4,)), "steps": keyed_normal([(2, 2), (2, 3)], (5, 4))}
+    u = torch.tensor([0.3, 0.9])
+    y = neighbours(pivot, fresh, "ball", 0.9, 0.25, u)
+    for name in pivot:
+        a, b, w = (t[name].reshape(2, -1, 4).double() for t in (pivot, y, fresh))
+        distance = (b - a).norm(dim=2)  # per row and block: radius sqrt(d) u^(1/d), d = 4
+        expected = (0.25 * 2 * u.double() ** 0.25)[:, None].expand_as(distance)
+        assert torch.allclose(distance, expected, atol=1e-5)
+        direction = torch.nn.functional.cosine_similarity(b - a, w, dim=2)
+        assert torch.allclose(direction, torch.ones_like(direction), atol=1e-5)
+
+
+def reference_zero_order(process, reward, condition, seed: int, budget: int, n: int, on_stall: str,
+                         neighbourhood: str, tau: float = 0.95, radius: float = 0.3) -> list[float]:
+    """Ma et al.'s zero-order search for one condition, written plainly (Sec. 3.2): the scores of
+    every candidate in order. Keys as documented in zero_order.py."""
+    from noisesearch.algorithms.trajectory import sample
+    from noisesearch.algorithms.zero_order import neighbours
+    from noisesearch.noise import NoiseSource
+
+    source = NoiseSource(process, seed, [0])
+    cond = process.encode([condition])
+    pivot, pivot_score, restarts, scores, iteration = source.trajectories([(0, (0,))])[0], None, 0, [], 0
+    while True:
+        left = budget - len(scores)
+        roles = ([-1] if pivot_score is None and left > 0 else [])
+        roles += list(range(min(n, left - len(roles))))
+        if not roles:
+            return scores
+        tried = []
+        for j in roles:
+            noise = pivot
+            if j >= 0:
+                fresh = source.trajectories([(0, ("zo-neighbour", iteration, j))])[0]
+                u = source.uniform([(0, ("zo-radius", iteration, j))])
+                noise = neighbours(pivot, fresh, neighbourhood, tau, radius, u)
+            tried.append((j, float(reward(sample(process, noise, cond), [condition])[0]), noise))
+        scores += [s for _, s, _ in tried]
+        pivot_score = next((s for j, s, _ in tried if j < 0), pivot_score)
+        others = [(s, noise) for j, s, noise in tried if j >= 0]
+        if others:
+            best_score, best = max(others, key=lambda t: t[0])  # the first of equal scores
+            if best_score > pivot_score:
+                pivot, pivot_score = best, best_score
+            elif on_stall == "restart":
+                restarts += 1
+                pivot, pivot_score = source.trajectories([(0, ("zo-restart", restarts))])[0], None
+        iteration += 1
+
+
+@pytest.mark.parametrize("on_stall, neighbourhood, sampler, n", [
+    ("restart", "sphere", "ode", 1), ("stay", "sphere", "ode", 1), ("restart", "ball", "sde", 1),
+    ("stay", "ball", "ode", 3), ("restart", "sphere", "sde", 3)])
+def test_zero_order_scores_what_a_plain_reference_implementation_scores(on_stall, neighbourhood, sampler, n):
+    process = gmm_process(dim=3, steps=4, sampler=sampler)
+    target = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
+
+    def reward(x, c):
+        assert len(c) == len(x)
+        return -(x - target).norm(dim=1)
+
+    options = {"n": n, "on_stall": on_stall, "neighbourhood": neighbourhood}
+    result = ns.search(process, reward, [1], algorithm="zero-order", budget=4 * 14, seed=5, **options)
+    expected = reference_zero_order(process, reward, 1, 5, 14, n, on_stall, neighbourhood)
+    assert [s for _, s in result[0].history] == expected
+    assert [nfe for nfe, _ in result[0].history][-1] == result[0].nfe == 4 * 14
+    with_iterations = ns.search(process, reward, [1], algorithm="zero-order", iterations=4, seed=5, **options)
+    assert [s for _, s in with_iterations[0].history] == expected[:1 + 4 * n]
