@@ -337,3 +337,18 @@ def test_zero_order_scores_what_a_plain_reference_implementation_scores(on_stall
     assert [nfe for nfe, _ in result[0].history][-1] == result[0].nfe == 4 * 14
     with_iterations = ns.search(process, reward, [1], algorithm="zero-order", iterations=4, seed=5, **options)
     assert [s for _, s in with_iterations[0].history] == expected[:1 + 4 * n]
+
+
+@pytest.mark.parametrize("algorithm, fields", [
+    ("random", {"seed", "candidate", "keys"}), ("zero-order", {"seed", "iteration", "neighbour", "restarts"}),
+    ("noise-gradient", {"seed", "iteration"}), ("paths", {"seed", "path"}), ("beam", {"seed", "row"}),
+    ("eps-greedy", {"seed", "row"}), ("smc", {"seed", "row"}), ("mcts", {"seed", "row"})])
+def test_each_winner_carries_the_recipe_of_its_noises(algorithm, fields):
+    algo = ns.load_algorithm(algorithm)
+    process = gmm_process(steps=4, sampler=algo.sampler or "ode")
+    reward = CallableVerifier(lambda x, c: (x.double() * A).sum(1), "linear", True)
+    result = ns.search(process, reward, [0, "any"], algorithm=algo, seed=7, budget=200)
+    for p in result:
+        assert set(p.recipe) == fields and p.recipe["seed"] == 7
+        if algorithm == "random":
+            assert p.recipe["keys"]["x_T"] == [(7, p.problem, "x_T", p.recipe["candidate"])]
