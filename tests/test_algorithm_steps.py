@@ -352,3 +352,24 @@ def test_each_winner_carries_the_recipe_of_its_noises(algorithm, fields):
         assert set(p.recipe) == fields and p.recipe["seed"] == 7
         if algorithm == "random":
             assert p.recipe["keys"]["x_T"] == [(7, p.problem, "x_T", p.recipe["candidate"])]
+
+
+def test_mcts_splits_a_budget_over_the_steps_as_documented():
+    """4 steps, N = 2 (DDIM's last step injects no noise: one child there). Expanding every node
+    below a root at depth i costs 22, 8, 2, 0 NFEs; a step of S = 3 simulations is planned at
+    2 (3 - i) + 3 max(2 - i, 0), capped at half its whole tree (but never below its root's
+    children): 11, 4, 2, 0. With 40 NFEs the step shares are the first prediction plus the rest
+    split in proportion, the last step whose simulations cost NFEs taking all that is left, each
+    leaving the later roots' children (6, 4, 2, 0) paid for."""
+    process = gmm_process(steps=4, sampler="sde")
+    mcts = ns.load_algorithm("mcts", n=2)
+    assert [mcts.tree_cost(process, i) for i in range(4)] == [22, 8, 2, 0]
+    assert mcts.step_costs(process, 3) == [11, 4, 2, 0] and mcts.step_costs(process, 0) == [6, 4, 2, 0]
+    plan = mcts.plan(process, 40)
+    assert plan == ns.algorithms.Plan(40, 40)  # every S above 2 plans the capped costs
+    assert mcts.shares(process, plan) == [1 + 39 * 11 // 17, 40 - 2, 40, 40]
+    assert mcts.plan(process, 13).size == 0  # the least: the first prediction and every root's children
+    with pytest.raises(ns.errors.InputError, match="valid: a budget >= 13"):
+        mcts.plan(process, 12)
+    fixed = ns.load_algorithm("mcts", n=2, s=3)  # the paper's fixed S: every expansion at the root, at most
+    assert fixed.plan(process, None) == ns.algorithms.Plan(3, 1 + (2 + 3) * (3 + 2 + 1))
