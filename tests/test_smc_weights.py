@@ -90,3 +90,26 @@ def test_legacy_weights_keep_the_potentials_of_version_0_1_0(process):
     final = torch.tensor([s for _, s in found.history], dtype=torch.float64)  # one per particle, in order
     assert (found.extra["log_weights"] >= LAM * final - 1e-9).all()  # lambda * the lineage's maximum reward
     assert ns.load_algorithm("smc").legacy == {"weights": "potential"}
+
+
+def test_legacy_weights_reproduce_the_smc_run_version_0_1_0_wrote(tmp_path):
+    """The 0.1.0 digits smc folder (tests/data/runs_0.1.0) run again with ``weights="potential"``
+    gives its records, winners' noises and final particles with their log-weights bit for bit."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+    from test_replay_earlier_runs import records
+
+    from noisesearch.search_run import search_to_folder
+    from noisesearch.spec import RunSpec
+
+    old = Path(__file__).parent / "data" / "runs_0.1.0" / "digits-smc"
+    spec = RunSpec.from_json(json.loads((old / "config.json").read_text()))
+    assert spec.options["weights"] == "potential" and spec.noise == 1
+    search_to_folder(tmp_path / "run", spec, progress=False)
+
+    assert records(tmp_path / "run") == records(old)
+    for path in sorted(old.glob("noises/*.safetensors")):
+        saved, written = load_file(str(path)), load_file(str(tmp_path / "run" / "noises" / path.name))
+        assert saved.keys() == written.keys() and all(torch.equal(saved[k], written[k]) for k in saved)
