@@ -42,7 +42,7 @@ def search_and_replay(capsys, out, argv, sets):
     ([*D, "-c", "3", "--algorithm", "zero-order", "--set", "on_stall=jump"],
      ["on_stall 'jump'", "restart, stay"]),
     ([*D, "-c", "3", "--algorithm", "zero-order", "--set", "tau=1.5"], ["tau must be in (0, 1)"]),
-    ([*D, "-c", "3", "--algorithm", "paths", "--budget", "50"], ["budget 50", "valid: a budget >= 91"]),
+    ([*D, "-c", "3", "--algorithm", "paths", "--budget", "50"], ["budget 50", "valid: a budget >= 195"]),
     ([*D, "-c", "3", "--algorithm", "noise-gradient", "--verifier", "compressibility"],
      ["'compressibility' is not", "digits-classifier"]),
     ([*D, "-c", "3", "--set", "search_steps=30"], ["search_steps must be in 1..24"]),
