@@ -128,8 +128,13 @@ def report(found: dict[str, str], known: dict[str, str], command: str) -> str:
         lines.append(f"| {module} | {c['killed']} | {c['survived']} | {c['equivalent']} | {other} "
                      f"| {score(c)} |")
     other = sum(v for k, v in total.items() if k not in ("killed", "survived", "equivalent"))
+    others = ", ".join(f"{n} {status}" for status, n in sorted(total.items())
+                       if status not in ("killed", "survived", "equivalent"))
     lines += [f"| **all** | {total['killed']} | {total['survived']} | {total['equivalent']} | {other} | "
               f"**{score(total)}** |", "",
+              f"`other`: {others or 'none'}. The score is over the mutants that were run; a mutant "
+              "`not checked` has not been run yet (`python benchmarks/mutation.py` continues where "
+              "the last run stopped).", "",
               "## Survivors kept as equivalent", "",
               "Each changes nothing an algorithm computes (`mutmut show NAME` prints the change).", ""]
     lines += [f"- `{name}`: {reason}" for name, reason in kept] or ["(none)"]
