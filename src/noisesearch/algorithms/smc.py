@@ -142,14 +142,7 @@ class SMC(StepwiseSearch):
             log_g = self.lam * {"max": best, "sum": total, "difference": r - previous}[self.potential]
             previous = r
             log_w, log_prod = log_w + log_g, log_prod + log_g
-            grouped = log_w.reshape(n_problems, k)
-            due = torch.ones(n_problems, dtype=torch.bool)
-            if self.adaptive:
-                due = effective_sample_size(grouped) < k / 2
-            u = ctx.noise.uniform([(p, ("smc-resample", i)) for p in range(n_problems)])
-            ancestors = systematic_resample(grouped, u)
-            ancestors = torch.where(due[:, None], ancestors, torch.arange(k))
-            rows = (ancestors + torch.arange(n_problems)[:, None] * k).flatten()
+            rows, due = self.resample(ctx, log_w, i)
             x, x0, eps, x_T, steps = x[rows], x0[rows], eps[rows], x_T[rows], steps[rows]
             best, total, previous, log_prod, failed = best[rows], total[rows], previous[rows], \
                 log_prod[rows], failed[rows]
@@ -163,6 +156,19 @@ class SMC(StepwiseSearch):
         log_final = log_final.masked_fill(failed, FAILED_REWARD).reshape(n_problems, k)
         return {"particles": x.reshape(n_problems, k, *x.shape[1:]),
                 "log_weights": torch.log_softmax(log_final, dim=1), "resamplings": resamplings}
+
+    def resample(self, ctx: SearchContext, log_w: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Systematic resampling of each problem's k particles by ``log_w`` (P * k,) at step ``i``
+        (with ``adaptive``, only the problems whose ESS is below k / 2): the particles' new rows
+        and which problems resampled."""
+        n_problems, k = ctx.n_problems, self.k
+        grouped = log_w.reshape(n_problems, k)
+        due = torch.ones(n_problems, dtype=torch.bool)
+        if self.adaptive:
+            due = effective_sample_size(grouped) < k / 2
+        u = ctx.noise.uniform([(p, ("smc-resample", i)) for p in range(n_problems)])
+        ancestors = torch.where(due[:, None], systematic_resample(grouped, u), torch.arange(k))
+        return (ancestors + torch.arange(n_problems)[:, None] * k).flatten(), due
 
     def search_0_1_0(self, ctx: SearchContext) -> dict[str, torch.Tensor]:
         """0.1.0's search (``weights="potential"``): rewards scored after every step, each step's
@@ -186,14 +192,7 @@ class SMC(StepwiseSearch):
             best, total = torch.maximum(best, r), total + r
             log_g = self.lam * {"max": best, "sum": total, "difference": r - base}[self.potential]
             if self.resampling_step(i, process.steps):
-                grouped = log_g.reshape(n_problems, k)
-                due = torch.ones(n_problems, dtype=torch.bool)
-                if self.adaptive:
-                    due = effective_sample_size(grouped) < k / 2
-                u = ctx.noise.uniform([(p, ("smc-resample", i)) for p in range(n_problems)])
-                ancestors = systematic_resample(grouped, u)
-                ancestors = torch.where(due[:, None], ancestors, torch.arange(k))
-                rows = (ancestors + torch.arange(n_problems)[:, None] * k).flatten()
+                rows, due = self.resample(ctx, log_g, i)
                 x, x0, eps, x_T, steps = x[rows], x0[rows], eps[rows], x_T[rows], steps[rows]
                 best, total, r = best[rows], total[rows], r[rows]
                 base = torch.where(due.repeat_interleave(k), r, base[rows])
