@@ -132,7 +132,7 @@ def test_initial_noise_algorithms_run_from_the_cli_and_replay(capsys, tmp_path, 
     assert [r["condition"] for r in records] == [4, 9]
     for r in records:
         bests = [b for _, b in r["anytime"]]
-        assert bests == sorted(bests) and bests[-1] == max(s for _, s in r["history"])
+        assert bests == sorted(bests) and bests[-1] == max(s for _, s in r["history"] + r["lookahead"])
     assert (out / "scaling.png").stat().st_size > 0
 
 

@@ -34,7 +34,9 @@ def records(folder: Path) -> list[dict]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_run_folders_of_version_0_1_0_replay_exactly(name):
-    replayed = replay(RUNS / name)
+    report = replay(RUNS / name)
+    assert report.complete and report.conditions == len(report.replayed)
+    replayed = report.replayed
     assert len(replayed) >= 2
     for r in replayed:
         assert r.score == r.recorded, (r.condition, r.score, r.recorded)

@@ -7,7 +7,6 @@ failure while computing exits with code 1 after the results already computed are
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 import sys
@@ -22,11 +21,14 @@ from .errors import InputError, RunError, unknown
 from .executors import EXECUTORS
 from .search_run import judge_stored_set, search_to_folder
 from .spec import BenchSpec, RunSpec
+from .store import read_json
 
 # the flags of the options that library errors name (in backticks)
 FLAGS = {"model": "--model", "budget": "--budget", "budgets": "--budgets", "sampler": "--sampler",
          "max_batch": "--max-batch", "block": "--block", "workers": "--workers", "limit": "--limit",
-         "out": "--out", "resume": "--resume", "conditions": "PROMPT, --condition or --conditions-file"}
+         "out": "--out", "resume": "--resume", "device": "--device", "steps": "--steps",
+         "guidance": "--guidance", "height": "--height", "width": "--width", "dtype": "--dtype",
+         "seed": "--seed", "conditions": "PROMPT, --condition or --conditions-file"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,7 +121,7 @@ def executor_options(f):
 @click.option("--judge", "judges", multiple=True, help="held-out judge(s) [default: the model's]")
 @click.option("--max-batch", type=int, default=None, help="rows per model call (memory only)")
 @click.option("--block", type=int, default=None,
-              help="conditions per shard, searched together by one worker [default: 64 locally, about "
+              help="conditions per shard, searched together by one worker [default: 4 locally, about "
                    "4 shards per Ray worker]")
 @executor_options
 @click.option("--resume", is_flag=True, help="continue the run in --out, computing only what it lacks")
@@ -146,7 +148,7 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     if resume and out is None:
         raise InputError("--resume needs --out, the folder of the run to continue")
     if resume and (out / "config.json").exists():  # its noise scheme (a run of 0.1.0: scheme 1)
-        spec = spec.continuing(json.loads((out / "config.json").read_text()))
+        spec = spec.continuing(read_json(out / "config.json"))
     run = spec.resolve()
     out = out if out is not None else default_out(model_entry(model)[0], algorithm, seed)
     records = search_to_folder(out, run, executor=executor, workers=workers, address=ray_address,
@@ -212,7 +214,7 @@ def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, 
     spec = BenchSpec(suite, split_list(algorithms), parse_budgets(budgets), split_list(verifiers),
                      split_list(judges), limit, seed, process)
     if (out / "bench.json").exists():  # resumed with its noise scheme (a bench of 0.1.0: scheme 1)
-        spec = dataclasses.replace(spec, noise=json.loads((out / "bench.json").read_text()).get("noise", 1))
+        spec = dataclasses.replace(spec, noise=read_json(out / "bench.json").get("noise", 1))
     records = run_bench(spec.resolve(), out, max_batch=max_batch, progress=progress, executor=executor,
                         workers=workers, address=ray_address, device=device)
     skipped = [r for r in records if r["status"] == "skipped"]
@@ -230,14 +232,27 @@ def replay(folder: Path) -> None:
     """Regenerate each winner from its saved noises and check its score and image."""
     from .replay import replay as replay_run
 
-    results = replay_run(folder)
-    for r in results:
+    def show(r) -> None:
+        if r.error is not None:
+            click.echo(f"condition {r.condition}: NOT REPLAYED: {r.error}")
+            return
         image = {None: "", True: ", image identical", False: ", IMAGE DIFFERS"}[r.image_identical]
         verdict = "reproduced" if r.ok else "MISMATCH"
         click.echo(f"condition {r.condition}: score {r.score!r} (recorded {r.recorded!r}){image}: {verdict}")
-    if not all(r.ok for r in results):
-        raise RunError(f"{sum(not r.ok for r in results)} of {len(results)} winners did not reproduce")
-    click.echo(f"all {len(results)} winners reproduced exactly")
+
+    report = replay_run(folder, on_result=show)
+    ok = sum(r.ok for r in report.replayed)
+    if report.complete:
+        click.echo(f"all {report.conditions} conditions replayed: all {ok} winners reproduced exactly")
+        return
+    parts = [f"{len(report.replayed) - ok} winners did not reproduce or could not be regenerated"] \
+        if ok < len(report.replayed) else []
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed in the search (no winner)")
+    if report.missing:
+        shown = ", ".join(map(str, report.missing[:10])) + (", ..." if len(report.missing) > 10 else "")
+        parts.append(f"{len(report.missing)} have no results line (problems {shown}; --resume the search)")
+    raise RunError(f"{ok} of the run's {report.conditions} conditions reproduced; " + "; ".join(parts))
 
 
 @cli.command(name="list")

@@ -43,7 +43,7 @@ class Ledger:
         self.backoffs: list[tuple[int, int]] = []  # (chunk size that ran out of memory, new size)
         total = planned * n_problems if planned is not None else None
         self._bar = tqdm(total=total, desc=description, unit="nfe", disable=not progress,
-                         dynamic_ncols=True)
+                         dynamic_ncols=True, leave=False)
 
     def charge_denoiser(self, problems: torch.Tensor, nfe_per_row: int) -> None:
         """Charge ``nfe_per_row`` NFEs to the problem of every row (``problems[b]``)."""

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from .algorithms import ProblemResult
 from .errors import InputError
 from .images import is_image_batch, labelled_grid, save_png
 from .plots import anytime_plot
-from .store import append_line, atomic, read_lines
+from .store import append_line, atomic, load_tensors, read_image, read_lines
 
 
 def versions() -> dict[str, str]:
@@ -56,6 +56,7 @@ def record(problem: ProblemResult, has_images: bool) -> dict[str, Any]:
         "extra": f"noises/{problem.problem}-extra.safetensors" if problem.extra else None,
         "top_scores": [finite_or_none(s) for s, _ in problem.top],
         "history": [[nfe, finite_or_none(score)] for nfe, score in problem.history],
+        "lookahead": [[nfe, score] for nfe, score in problem.lookahead],
         "anytime": [[nfe, best] for nfe, best in problem.best_so_far()],
     }
 
@@ -101,9 +102,9 @@ def load_winner(out: Path, rec: dict[str, Any]) -> torch.Tensor:
     """A finished condition's winner as stored: the PNG at the sample's own size (8-bit levels),
     or the saved sample of a process without images."""
     if rec.get("image") is None:
-        return load_file(str(out / "images" / f"{rec['problem']}-best.safetensors"))["sample"]
+        return load_tensors(out / "images" / f"{rec['problem']}-best.safetensors")["sample"]
     channels, height, width = rec["image_shape"]
-    array = np.asarray(Image.open(out / rec["image"]).convert("RGB"))
+    array = np.asarray(read_image(out / rec["image"]))
     scale = array.shape[0] // height
     pixels = torch.from_numpy(array[::scale, ::scale].copy()).permute(2, 0, 1).float() / 255
     return pixels[:channels]

@@ -10,6 +10,8 @@ computes the conditions that have none.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from collections.abc import Callable
 from functools import partial
@@ -24,9 +26,20 @@ from .judges import SetJudge
 from .judging import set_metrics
 from .runs import load_winner, read_results, stamped, write_failure, write_overview, write_problem
 from .spec import Run, RunSpec
-from .store import drop_partial_line, open_folder, write_json
+from .store import (
+    atomic,
+    drop_partial_line,
+    load_tensors,
+    open_folder,
+    read_image,
+    read_lines,
+    readable,
+    write_json,
+)
 
-LOCAL_BLOCK = 64  # conditions per shard on the local executor
+log = logging.getLogger("noisesearch")
+LOCAL_BLOCK = 4  # conditions per shard on the local executor: a kill loses at most this many
+SHARD_LIMIT = 64  # the most conditions of a shard on Ray
 
 
 class SearchWorker:
@@ -44,18 +57,46 @@ class SearchWorker:
 
 def open_run(out: Path, spec: RunSpec, resume: bool) -> set[int]:
     """Create the run folder, or with ``resume`` reopen one holding the same run; returns the
-    problems already finished there."""
+    problems already finished there.
+
+    On resuming, a results line that is damaged, or whose noises or images do not read back
+    whole, is dropped (with a warning naming it): its condition is computed again."""
     if not open_folder(out, "config.json", stamped(spec.to_json()), spec.differences, resume, kind="run"):
         return set()
-    drop_partial_line(out / "results.jsonl")
-    return {r["problem"] for r in read_results(out)} if (out / "results.jsonl").exists() else set()
+    path = out / "results.jsonl"
+    if not path.exists():  # killed before its first condition was written
+        return set()
+    drop_partial_line(path)
+    damaged: list[int] = []
+    records = read_lines(path, damaged)
+    kept = [r for r in records if intact(out, r)]
+    if damaged or len(kept) < len(records):
+        lost = [f"line {n}" for n in damaged] + [f"condition {r.get('condition')!r}" for r in records
+                                                  if r not in kept]
+        log.warning("%s: %s damaged; computing again", path, ", ".join(lost))
+        with atomic(path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    return {r["problem"] for r in kept}
+
+
+def intact(out: Path, record: dict[str, Any]) -> bool:
+    """Whether a results line is whole and the files it names read back whole."""
+    if not isinstance(record.get("problem"), int) or record.get("status") not in ("done", "failed"):
+        return False
+    if record["status"] == "failed":
+        return True
+    tensors = [out / name for name in (record.get("noises"), record.get("extra")) if name]
+    image = record.get("image")
+    images = [out / image] if image else [out / "images" / f"{record['problem']}-best.safetensors"]
+    return readable(load_tensors, *tensors) and readable(read_image if image else load_tensors, *images)
 
 
 def default_block(n: int, executor: str, workers: int | None) -> int:
-    """Conditions per shard: 64 locally; on Ray about four shards per worker, at most 64."""
+    """Conditions per shard: 4 locally (searched in lockstep, written together); on Ray about four
+    shards per worker, at most 64."""
     if executor == "local":
         return LOCAL_BLOCK
-    return max(1, min(LOCAL_BLOCK, math.ceil(n / (4 * (workers or 4)))))
+    return max(1, min(SHARD_LIMIT, math.ceil(n / (4 * (workers or 4)))))
 
 
 def search_to_folder(out: Path, run: Run | RunSpec, executor: str = "local", workers: int | None = None,
@@ -77,7 +118,7 @@ def search_to_folder(out: Path, run: Run | RunSpec, executor: str = "local", wor
           lambda _, problem: write_problem(out, problem),
           lambda item, error: write_failure(out, item[0], item[1], error),
           total=len(spec.conditions), finished=len(finished), desc="search", unit="condition",
-          progress=progress and executor != "local",  # locally, the search's own bar shows
+          progress=progress,
           key=lambda item: item[0], executor=executor, workers=workers, address=address,
           worker=SearchWorker(spec, run, progress=progress) if executor == "local" else None,
           on_started=on_started)

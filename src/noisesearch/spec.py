@@ -19,6 +19,7 @@ its flags instead.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -63,6 +64,32 @@ def upgrade(config: dict[str, Any]) -> dict[str, Any]:
 def check_noise(scheme: Any) -> None:
     if scheme not in SCHEMES:
         raise InputError(f"unknown noise scheme `noise={scheme}`; valid: {', '.join(map(str, SCHEMES))}")
+
+
+def devices() -> list[str]:
+    """The devices this machine offers: cpu, cuda and cuda:N per GPU, mps."""
+    import torch
+
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found += ["cuda", *(f"cuda:{k}" for k in range(torch.cuda.device_count()))]
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def check_device(device: str) -> None:
+    """``InputError`` unless ``device`` names a device of this machine."""
+    valid = devices()
+    if device not in valid:
+        raise InputError(f"`device={device}` is not available here; valid: {', '.join(valid)}")
+
+
+def check_finite(options: dict[str, Any]) -> None:
+    """``InputError`` for an option that is NaN or infinite."""
+    for name, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"`{name}={value}` is not a finite number; valid: a finite number")
 
 
 def legacy_options(algorithm: Any) -> dict[str, Any]:
@@ -120,6 +147,9 @@ class RunSpec:
         if process is None:
             model_entry(self.model)  # an unknown model is named before anything is loaded
         check_noise(self.noise)
+        check_device(self.device)
+        check_finite(self.process)
+        check_finite(self.options)
         algorithm = load_algorithm(self.algorithm if algorithm is None else algorithm, **self.options)
         verifier_name = self.verifier
         if verifier is None:
@@ -225,6 +255,7 @@ class BenchSpec:
         if self.limit is not None and self.limit < 1:
             raise InputError(f"`limit` must be >= 1, got {self.limit}")
         check_noise(self.noise)
+        check_finite(self.process)
         options = {**suite.process, **{k: v for k, v in self.process.items() if v is not None}}
         spec = BenchSpec(self.suite, list(self.algorithms), sorted(set(self.budgets)),
                          list(self.verifiers or [suite.verifier]),

@@ -16,9 +16,13 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
 
 
 @contextmanager
@@ -47,10 +51,86 @@ def append_line(path: Path, line: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """Every complete line of a JSON-lines file (a last line cut short by a kill is not one)."""
-    text = path.read_text()
-    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
+class DamagedFile(InputError):
+    """A file the tool wrote that is missing or cannot be read back; the message names it."""
+
+    def __init__(self, path: Path, problem: str, line: int | None = None) -> None:
+        self.path, self.line = path, line
+        where = f"{path} line {line}" if line is not None else str(path)
+        super().__init__(f"{where} is damaged ({problem}); remove it, or restore it from a copy")
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong reading a file, in a few words."""
+    if isinstance(exc, FileNotFoundError):
+        return "missing"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file the tool wrote; ``DamagedFile`` naming it when missing or not JSON."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DamagedFile(path, describe(exc)) from None
+
+
+def read_lines(path: Path, damaged: list[int] | None = None) -> list[dict[str, Any]]:
+    """Every complete line of a JSON-lines file (a last line cut short by a kill is not one).
+
+    A complete line that is not a JSON object raises ``DamagedFile`` naming its line number, or,
+    when a ``damaged`` list is given, is skipped and its number (from 1) appended to it."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DamagedFile(path, describe(exc)) from None
+    records = []
+    for number, line in enumerate(text[:text.rfind("\n") + 1].splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            if damaged is None:
+                raise DamagedFile(path, describe(exc), line=number) from None
+            damaged.append(number)
+            continue
+        records.append(record)
+    return records
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file the tool wrote; ``DamagedFile`` naming it when missing or damaged."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error type for a damaged file
+        raise DamagedFile(path, describe(exc)) from None
+
+
+def read_image(path: Path) -> Image.Image:
+    """A PNG the tool wrote, as RGB; ``DamagedFile`` naming it when missing or damaged."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except Exception as exc:  # PIL raises several error types for a damaged file
+        raise DamagedFile(path, describe(exc)) from None
+
+
+def readable(read: Callable[[Path], Any], *paths: Path) -> bool:
+    """Whether every file in ``paths`` reads back whole with ``read``."""
+    try:
+        for path in paths:
+            read(path)
+    except DamagedFile:
+        return False
+    return True
 
 
 def drop_partial_line(path: Path) -> None:
@@ -73,7 +153,7 @@ def open_folder(out: Path, spec_file: str, spec: dict[str, Any],
     """
     path = out / spec_file
     if resume and path.exists():
-        fields = differs(json.loads(path.read_text()))
+        fields = differs(read_json(path))
         if fields:
             raise InputError(f"output folder {out} holds another {kind} (it differs in {', '.join(fields)}); "
                              "rerun with its own arguments to resume it, or choose a new `out`")

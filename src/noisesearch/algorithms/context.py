@@ -123,15 +123,20 @@ class SearchContext:
 
         return self.chunked(predict, len(x))
 
-    def score(self, x: torch.Tensor, problems: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(images, verifier scores) of clean states or predictions ``x``."""
+    def score(self, x: torch.Tensor, problems: torch.Tensor,
+              lookahead: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, verifier scores) of clean states or predictions ``x``; ``lookahead``: ``x`` are
+        estimates of unfinished states (x0_hat, rollouts), recorded for the anytime curve."""
         def decode_and_score(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
             rows = problems[part]
             with self.ledger.timed(rows), torch.no_grad():
                 batch = self.process.decode(x[part])
                 return batch, score(self.verifier, batch, self.conditions_of(rows), rows, self.ledger)
 
-        return self.chunked(decode_and_score, len(x))
+        images, scores = self.chunked(decode_and_score, len(x))
+        if lookahead:
+            self.keeper.look_ahead(problems, scores, self.ledger.nfe)
+        return images, scores
 
     def try_noises(self, x: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor, i: int, z: torch.Tensor,
                    problems: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -141,7 +146,7 @@ class SearchContext:
         candidate costs one step's NFEs."""
         x_next = self.process.update(x, i, x0, eps, z)
         x0_next, eps_next = self.predict(x_next, i + 1, problems)
-        _, scores = self.score(x0_next, problems)
+        _, scores = self.score(x0_next, problems, lookahead=True)
         return x_next, x0_next, eps_next, scores
 
     def start(self, per_problem: int) -> tuple[torch.Tensor, ...]:
@@ -194,6 +199,7 @@ class SearchContext:
             problems.append(ProblemResult(
                 condition=condition, problem=self.ids[p], best_score=scores[p], best_image=images[p],
                 noises=best["noises"], recipe=recipe, history=self.keeper.history[p],
+                lookahead=self.keeper.lookahead[p],
                 top=[(s, img) for s, _, img in self.keeper.top[p]],
                 nfe=int(self.ledger.nfe[p]), verifier_calls=int(self.ledger.verifier_calls[p]),
                 wall_s=float(self.ledger.wall_s[p]), failed=int(self.ledger.failed[p]),

@@ -244,7 +244,7 @@ class MCTS(StepwiseSearch):
             x[active] = moved
             if i + 1 < process.steps:
                 x0[active], eps[active] = ctx.predict(moved, i + 1, rows[active])
-        _, scores = ctx.score(x, rows)
+        _, scores = ctx.score(x, rows, lookahead=True)
         return [float(s) for s in scores]
 
     def settle(self, node: Node, process: DenoisingProcess) -> None:

@@ -145,7 +145,7 @@ class PathsSearch(InitialNoiseSearch):
             x, x0 = self.advance(ctx, x, copies, list(range(f, b + 2)), record, ("round", r))
             if r == len(paths.rounds) - 1:  # the last round ends on the clean sample
                 break
-            _, scores = ctx.score(x0, copies)  # earlier rounds are scored on x0_hat
+            _, scores = ctx.score(x0, copies, lookahead=True)  # earlier rounds are scored on x0_hat
             keep = best_per_problem(scores, n_problems, n * self.m, n)
             x, problems = x[keep], copies[keep]
             record = {k: v[keep] for k, v in record.items()}

@@ -3,6 +3,7 @@ keeper that collects it while the search runs."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ class ProblemResult:
     best_image: torch.Tensor  # decoded output of the winner
     noises: dict[str, torch.Tensor]  # the winner's noises: "x_T" and, on stochastic samplers, "steps"
     recipe: dict[str, Any]  # how the winner's noises were keyed
-    history: list[tuple[int, float]]  # (problem's NFEs spent when scored, score) for every candidate
+    history: list[tuple[int, float]]  # (problem's NFEs spent when scored, score) for every finished candidate
     top: list[tuple[float, torch.Tensor]]  # the best candidates, (score, image), best first
     nfe: int = 0
     verifier_calls: int = 0
@@ -29,15 +30,23 @@ class ProblemResult:
     failed: int = 0  # candidates lost to NaN or Inf from the model or the verifier
     judges: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. smc's final particles and their weights
+    # (NFEs, score) of look-aheads: unfinished states scored on x0_hat or a rollout (trajectory searches)
+    lookahead: list[tuple[int, float]] = field(default_factory=list)
 
     def best_so_far(self) -> list[tuple[int, float]]:
-        """The anytime curve: (NFEs, best score so far) after every candidate."""
-        curve, best = [], -float("inf")
-        for nfe, score in self.history:
-            best = max(best, score)
-            if best > -float("inf"):  # nothing before the first candidate that did not fail
-                curve.append((nfe, best))
-        return curve
+        """The anytime curve: (NFEs spent, best score the verifier has given so far) after every
+        scored candidate, finished or look-ahead, in the order of NFEs spent."""
+        return best_so_far(sorted(self.lookahead + self.history, key=lambda point: point[0]))
+
+
+def best_so_far(scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """(NFEs, running maximum of the scores), from the first finite score on."""
+    curve, best = [], -float("inf")
+    for nfe, score in scored:
+        best = max(best, score)
+        if best > -float("inf"):  # nothing before the first candidate that did not fail
+            curve.append((nfe, best))
+    return curve
 
 
 @dataclass
@@ -69,6 +78,8 @@ class BestKeeper:
         self.best_score = [-float("inf")] * n_problems
         self.best: list[dict[str, Any] | None] = [None] * n_problems
         self.history: list[list[tuple[int, float]]] = [[] for _ in range(n_problems)]
+        self.lookahead: list[list[tuple[int, float]]] = [[] for _ in range(n_problems)]
+        self.scored_at = [0] * n_problems  # each problem's NFEs when its last candidates were scored
         self.top: list[list[tuple[float, int, torch.Tensor]]] = [[] for _ in range(n_problems)]
         self._order = 0
 
@@ -79,8 +90,9 @@ class BestKeeper:
         The caller then adds what regenerates that row (noises, recipe) with ``attach``.
         """
         new_best: dict[int, int] = {}
+        spent = self.spent(problems, nfe)
         for row, (p, s) in enumerate(zip(problems.tolist(), scores.tolist(), strict=True)):
-            self.history[p].append((int(nfe[p]), s))
+            self.history[p].append((spent[row], s))
             if s > self.best_score[p]:
                 self.best_score[p] = s
                 self.best[p] = {"image": images[row].detach().cpu().clone()}
@@ -92,6 +104,31 @@ class BestKeeper:
                 top.sort(key=lambda item: (-item[0], item[1]))
                 del top[self.top_k:]
         return new_best
+
+    def spent(self, problems: torch.Tensor, nfe: torch.Tensor) -> list[int]:
+        """Each row's NFEs "when it was scored": the work since its problem's last scoring, split
+        evenly among the problem's rows in this batch in order, as if they had been computed one
+        after another; the last row of a problem is at ``nfe[p]``. So the anytime curve does not
+        depend on how candidates were batched."""
+        rows = problems.tolist()
+        count = {p: rows.count(p) for p in set(rows)}
+        seen = dict.fromkeys(count, 0)
+        out = []
+        for p in rows:
+            seen[p] += 1
+            start = self.scored_at[p]
+            out.append(start + (int(nfe[p]) - start) * seen[p] // count[p])
+        for p in count:
+            self.scored_at[p] = int(nfe[p])
+        return out
+
+    def look_ahead(self, problems: torch.Tensor, scores: torch.Tensor, nfe: torch.Tensor) -> None:
+        """Record scores of unfinished states (x0_hat of a step's candidates, rollouts): they enter
+        the anytime curve, never the winners."""
+        spent = self.spent(problems, nfe)
+        for row, (p, s) in enumerate(zip(problems.tolist(), scores.tolist(), strict=True)):
+            if math.isfinite(s):
+                self.lookahead[p].append((spent[row], s))
 
     def winner(self, problem: int, condition: Any) -> dict[str, Any]:
         """The best candidate of ``problem``; ``RunError`` when every candidate failed."""

@@ -135,7 +135,7 @@ class SMC(StepwiseSearch):
             x0, eps = ctx.predict(x, i + 1, problems)
             if not self.resampling_step(i, process.steps):
                 continue
-            _, r = ctx.score(x0, problems)
+            _, r = ctx.score(x0, problems, lookahead=True)
             failed |= ~torch.isfinite(r)
             r = r.double().clamp(min=FAILED_REWARD)  # a failed particle gets no weight
             best, total = torch.maximum(best, r), total + r
@@ -187,7 +187,7 @@ class SMC(StepwiseSearch):
             x = process.update(x, i, x0, eps, z)
             steps[:, i] = z
             x0, eps = ctx.predict(x, i + 1, problems)
-            _, r = ctx.score(x0, problems)
+            _, r = ctx.score(x0, problems, lookahead=True)
             r = r.double().clamp(min=FAILED_REWARD)
             best, total = torch.maximum(best, r), total + r
             log_g = self.lam * {"max": best, "sum": total, "difference": r - base}[self.potential]

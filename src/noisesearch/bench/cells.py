@@ -12,16 +12,18 @@ the cells that have none.
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from ..store import atomic, write_json
+from ..store import atomic, load_tensors, read_json, readable, write_json
+
+log = logging.getLogger("noisesearch")
 
 BASELINES = ("no-search", "more-steps")
 
@@ -51,7 +53,15 @@ def cell_paths(out: Path, cell: Cell) -> tuple[Path, Path]:
 
 
 def is_done(out: Path, cell: Cell) -> bool:
-    return cell_paths(out, cell)[0].exists()
+    """Whether the cell's record and winners are on disk and read back whole (a damaged cell,
+    named in a warning, is computed again)."""
+    record, images = cell_paths(out, cell)
+    if not record.exists():
+        return False
+    whole = readable(read_json, record) and (not images.exists() or readable(load_tensors, images))
+    if not whole:
+        log.warning("cell %s is damaged (%s); computing it again", cell.id, record.parent)
+    return whole
 
 
 def write_cell(out: Path, cell: Cell, record: dict[str, Any], images: torch.Tensor | None) -> None:
@@ -66,9 +76,9 @@ def write_cell(out: Path, cell: Cell, record: dict[str, Any], images: torch.Tens
 
 
 def read_cell(out: Path, cell: Cell) -> dict[str, Any]:
-    return json.loads(cell_paths(out, cell)[0].read_text())
+    return read_json(cell_paths(out, cell)[0])
 
 
 def read_images(out: Path, cell: Cell) -> torch.Tensor | None:
     path = cell_paths(out, cell)[1]
-    return load_file(str(path))["images"] if path.exists() else None
+    return load_tensors(path)["images"] if path.exists() else None

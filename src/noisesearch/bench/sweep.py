@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..images import is_image_batch
 from ..judges import SetJudge
 from ..judging import set_metrics
-from ..spec import BenchSpec
+from ..spec import BenchSpec, check_device
 from ..store import open_folder
 from ..verifiers import Verifier
 from .cells import BASELINES, Cell, is_done, plan_cells, read_cell, write_cell
@@ -91,6 +91,7 @@ def run_bench(spec: BenchSpec, out: Path, max_batch: int = 512, progress: bool =
     from .report import write_outputs
 
     check_sizes(workers=workers, max_batch=max_batch)
+    check_device(device)
     open_folder(out, "bench.json", asdict(spec), spec.differences, resume=True, kind="bench")
     cells = plan_cells(spec.algorithms, spec.budgets, spec.verifiers)
     todo = [c for c in cells if not is_done(out, c)]
