@@ -155,13 +155,14 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
                                block=block, resume=resume, progress=progress)
     done = sorted((r for r in records if r["status"] == "done"), key=lambda r: r["problem"])
     failed = sorted((r for r in records if r["status"] != "done"), key=lambda r: r["problem"])
+    from .describe import condition_line, header_lines, metric_values
+
+    for line in header_lines(run.spec.verifier, run.verifier, [*run.judges, *run.set_judges]):
+        click.echo(line)
     for name, values in judge_stored_set(out, records, run.set_judges).items():
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
-        click.echo(f"{name} on all {len(done)} winners: {shown}")
+        click.echo(f"{name} on all {len(done)} winners: {metric_values(values)}")
     for r in done[:10]:
-        judged = "  ".join(f"{j}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items())
-                           for j, m in r["judges"].items())
-        click.echo(f"condition {r['condition']}: best {r['best_score']:.4f}  nfe {r['nfe']}  {judged}")
+        click.echo(condition_line(r))
     if len(done) > 10:
         click.echo(f"... {len(done) - 10} more in results.jsonl")
     click.echo(f"wrote {out}")

@@ -6,6 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+def mean_label(count: int) -> str:
+    """The legend of the mean curve: ``mean over 1 condition``, ``mean over 2 conditions``."""
+    return f"mean over {count} condition{'' if count == 1 else 's'}"
+
+
 def anytime_plot(curves: Sequence[Sequence[tuple[int, float]]], path: Path, title: str = "",
                  max_lines: int = 20) -> None:
     """``scaling.png``: each condition's best verifier score so far against NFEs (log x), and their mean.
@@ -29,7 +34,7 @@ def anytime_plot(curves: Sequence[Sequence[tuple[int, float]]], path: Path, titl
     values = [np.interp(grid, [n for n, _ in c], [b for _, b in c], left=np.nan) for c in curves]
     held = [np.where(grid > c[-1][0], c[-1][1], v) for c, v in zip(curves, values, strict=True)]
     ax.step(grid, np.nanmean(np.stack(held), axis=0), where="post", color="tab:red", linewidth=2,
-            label=f"mean over {len(curves)} conditions")
+            label=mean_label(len(curves)))
     ax.set_xscale("log")
     ax.set_xlabel("NFEs spent per condition")
     ax.set_ylabel("best verifier score so far")

@@ -16,8 +16,9 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from .algorithms import ProblemResult
+from .describe import format_score
 from .errors import InputError
-from .images import is_image_batch, labelled_grid, save_png
+from .images import is_image_batch, labelled_grid, save_png, titled_rows
 from .plots import anytime_plot
 from .store import append_line, atomic, load_tensors, read_image, read_lines
 
@@ -80,7 +81,7 @@ def write_problem(out: Path, problem: ProblemResult) -> dict[str, Any]:
     if has_images:
         with atomic(out / "images" / f"{problem.problem}-best.png") as tmp:
             save_png(problem.best_image, tmp)
-        top_row = [(f"{s:.3f}", img) for s, img in problem.top]
+        top_row = [(format_score(s), img) for s, img in problem.top]
         with atomic(out / "images" / f"{problem.problem}-top.png") as tmp:
             labelled_grid([top_row]).save(tmp, format="PNG")
     else:
@@ -111,8 +112,9 @@ def load_winner(out: Path, rec: dict[str, Any]) -> torch.Tensor:
 
 
 def write_overview(out: Path, records: list[dict[str, Any]], max_rows: int = 16, title: str = "") -> None:
-    """scaling.png (the anytime curves), best.png (the winner, or a grid of winners) and
-    top.png (top candidates, a row per condition), from the finished conditions on disk."""
+    """scaling.png (the anytime curves), best.png (the winner, or a grid of winners, each labelled
+    with its condition and score) and top.png (top candidates, a row per condition, titled with
+    it), from the finished conditions on disk."""
     done = sorted((r for r in records if r.get("status", "done") == "done"), key=lambda r: r["problem"])
     anytime_plot([[tuple(point) for point in r["anytime"]] for r in done], out / "scaling.png", title)
     if not done or done[0].get("image") is None:
@@ -120,13 +122,10 @@ def write_overview(out: Path, records: list[dict[str, Any]], max_rows: int = 16,
     if len(done) == 1:
         shutil.copyfile(out / done[0]["image"], out / "best.png")
     else:
-        winners = [(f"{r['condition']}: {r['best_score']:.3f}", load_winner(out, r)) for r in done]
+        winners = [(f"{r['condition']}: {format_score(r['best_score'])}", load_winner(out, r)) for r in done]
         labelled_grid([winners[i:i + 10] for i in range(0, len(winners), 10)]).save(out / "best.png")
     rows = [Image.open(out / "images" / f"{r['problem']}-top.png").convert("RGB") for r in done[:max_rows]]
-    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows)), "white")
-    for k, row in enumerate(rows):
-        sheet.paste(row, (0, sum(r.height for r in rows[:k])))
-    sheet.save(out / "top.png")
+    titled_rows(rows, [f"condition {r['condition']}" for r in done[:max_rows]]).save(out / "top.png")
 
 
 def read_results(out: Path) -> list[dict[str, Any]]:

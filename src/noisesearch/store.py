@@ -1,7 +1,7 @@
 """The run store: how search runs and benches write their folders so that a kill loses nothing.
 
 - ``atomic(path)``: write a temporary file, then rename it onto ``path``, so ``path`` is whole
-  or absent;
+  or absent, with the mode of an ordinary new file (0666 less the umask) whatever wrote it;
 - ``append_line(path, line)``: one JSON line appended in one write, flushed to disk, so a line
   is whole or, after a kill, a last line cut short that ``read_lines`` ignores;
 - ``open_folder(out, ...)``: create a folder with its spec file, or reopen one holding the same
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,12 +26,27 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
+def new_file_mode(path: Path) -> int:
+    """The permission bits a file newly created at ``path`` gets (0666 less the umask); it is left
+    there, empty."""
+    path.unlink(missing_ok=True)
+    path.touch()
+    return stat.S_IMODE(path.stat().st_mode)
+
+
 @contextmanager
 def atomic(path: Path, fsync: bool = False) -> Iterator[Path]:
     """A temporary path to write; renamed onto ``path`` once written (and, with ``fsync``,
-    flushed to disk first)."""
+    flushed to disk first). The file gets the mode of an ordinary new file, whatever mode the
+    writer gave it (safetensors' ``save_file`` makes 0600). A write that fails leaves no file."""
     tmp = path.with_name(path.name + ".tmp")
-    yield tmp
+    mode = new_file_mode(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.chmod(tmp, mode)
     if fsync:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())

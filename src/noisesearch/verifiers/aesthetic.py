@@ -51,6 +51,7 @@ class AestheticScore(CLIPImageVerifier):
     """The predicted aesthetic rating of each image."""
 
     name = "aesthetic"
+    scale = "predicted aesthetic rating, about 1 to 10"
 
     def __init__(self, folder: str | Path, micro_batch: int = 64, device: str = "cpu") -> None:
         from safetensors import SafetensorError

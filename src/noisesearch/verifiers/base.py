@@ -15,6 +15,7 @@ class Verifier:
 
     name: str = "verifier"
     differentiable: bool = False
+    scale: str = ""  # what a score means and its range, e.g. "log p(target class), <= 0"; "" if unknown
 
     @property
     def denoiser_nfe(self) -> int:

@@ -51,6 +51,7 @@ class ImageClassifier(Verifier):
 
     name = "classifier"
     differentiable = True
+    scale = "log p(target class), <= 0"
 
     def __init__(self, checkpoint: str | Path, micro_batch: int = 64, device: str = "cpu") -> None:
         self.checkpoint = str(checkpoint)

@@ -110,6 +110,7 @@ class CLIPScore(CLIPImageVerifier):
         super().__init__(checkpoint, name, micro_batch=micro_batch, device=device,
                          processor_source=processor_source, usage=f"{name}:DIR")
         self.w = w
+        self.scale = f"CLIPScore {w:g}*max(cos, 0), 0 to {w:g}"
         self.max_length = min(getattr(self.tokenizer, "model_max_length", 77),
                               self.model.config.text_config.max_position_embeddings)
         self._text_cache: dict[str, torch.Tensor] = {}

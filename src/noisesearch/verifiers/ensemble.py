@@ -126,6 +126,14 @@ class Ensemble(Verifier):
         """Every member scores every image: their NFEs add up."""
         return sum(m.denoiser_nfe for m in self.members)
 
+    @property
+    def scale(self) -> str:
+        """A mean rank, or the weighted sum of the members' scores."""
+        if self.weights is None:
+            return "mean rank among a condition's candidates scored together, 1 to their number"
+        terms = (f"{w:g}*{m.name}" for w, m in zip(self.weights, self.members, strict=True))
+        return "weighted sum " + " + ".join(terms)
+
     @classmethod
     def parse(cls, spec: str, load: Callable[..., Verifier], device: str = "cpu") -> Ensemble:
         """The ensemble a spec names; ``load(member_spec, device=...)`` loads each member."""

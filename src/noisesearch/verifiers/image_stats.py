@@ -23,6 +23,7 @@ class Brightness(Verifier):
 
     name = "brightness"
     differentiable = True
+    scale = "mean pixel value, 0 to 1 (of a raw sample: its mean coordinate)"
 
     def _score(self, images, conditions):
         return images.flatten(1).mean(1)
@@ -35,6 +36,7 @@ class Compressibility(Verifier):
 
     def __init__(self, quality: int = 95) -> None:
         self.quality = quality
+        self.scale = f"negative JPEG size in kB at quality {quality}, <= 0"
 
     def _score(self, images, conditions):
         sizes = []

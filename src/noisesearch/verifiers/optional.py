@@ -41,6 +41,7 @@ class ImageRewardScore(Verifier):
     """ImageReward's preference score of each image for its prompt."""
 
     name = "imagereward"
+    scale = "ImageReward, standardised on human ratings: mostly -2 to 2"
 
     def __init__(self, checkpoint: str = "ImageReward-v1.0", device: str = "cpu") -> None:
         rm = require("ImageReward", "image-reward", "imagereward")
@@ -61,6 +62,7 @@ class HPSScore(Verifier):
     """HPS v2.1's preference score of each image for its prompt."""
 
     name = "hps"
+    scale = "HPS cosine of image and prompt, -1 to 1 (mostly 0.2 to 0.35)"
 
     def __init__(self, version: str = "v2.1") -> None:
         self.hpsv2 = require("hpsv2", "hpsv2", "hps")

@@ -29,6 +29,8 @@ class PickScore(CLIPScore):
         super().__init__(checkpoint, micro_batch=micro_batch, device=device, name="pickscore",
                          processor_source=processor_source)
         self.logit_scale = float(self.model.logit_scale.exp())
+        s = f"{self.logit_scale:.4g}"
+        self.scale = f"PickScore {s}*cos, -{s} to {s}"
 
     def from_cosine(self, cos: torch.Tensor) -> torch.Tensor:
         return self.logit_scale * cos

@@ -54,6 +54,7 @@ class SelfSupervised(CLIPImageVerifier):
     """Feature agreement of a sample with the model's clean prediction from its re-noised copy."""
 
     differentiable = False
+    scale = "cosine of the CLIP features of a sample and of its re-noised and denoised copy, -1 to 1"
 
     def __init__(self, checkpoint: str | Path, process: Any = None, level: float = LEVEL, unit: str = UNIT,
                  micro_batch: int = 16, device: str = "cpu") -> None:

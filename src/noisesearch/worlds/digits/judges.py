@@ -23,6 +23,8 @@ class DigitsEvaluator(Judge):
     """A CNN of another architecture, trained on the disjoint ``judge`` half of the digits."""
 
     name = "digits-evaluator"
+    metrics = {"target_prob": "the held-out CNN's p(target class), 0 to 1",
+               "accuracy": "1 when its most likely class is the target, else 0"}
 
     def __init__(self, micro_batch: int = 64) -> None:
         self.net = load_net("digits_judge")
@@ -42,6 +44,8 @@ class DigitsFrechet(SetJudge):
     """Frechet distance in the digits judge's feature space to the real digits it never saw."""
 
     name = "digits-fd"
+    metrics = {"fd": "Frechet distance of all winners to real digits in the held-out CNN's features "
+                     "(lower is better)"}
 
     def __init__(self, micro_batch: int = 64) -> None:
         net = load_net("digits_judge")

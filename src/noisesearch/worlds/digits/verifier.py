@@ -22,6 +22,7 @@ class DigitsClassifier(Verifier):
         if output not in OUTPUTS:
             raise InputError(f"digits-classifier output {output!r} is unknown; valid: {', '.join(OUTPUTS)}")
         self.output = output
+        self.scale = "p(target class), 0 to 1" if output == "prob" else "log p(target class), <= 0"
         self.net = load_net("digits_verifier")
         self.micro_batch = micro_batch
 

@@ -102,6 +102,8 @@ class ShapesOracle(Judge):
     """Per image: ``accuracy`` (1 when the prompt is satisfied) and ``objects`` (how many were read)."""
 
     name = "shapes-oracle"
+    metrics = {"accuracy": "1 when the oracle reads the prompt in the image, else 0",
+               "objects": "how many shapes the oracle found"}
 
     def evaluate(self, images: torch.Tensor, conditions: Sequence[Any]) -> dict[str, torch.Tensor]:
         verdicts, counts = [], []
