@@ -12,10 +12,12 @@ def mean_label(count: int) -> str:
 
 
 def anytime_plot(curves: Sequence[Sequence[tuple[int, float]]], path: Path, title: str = "",
-                 max_lines: int = 20) -> None:
+                 max_lines: int = 20, lookahead: bool = False) -> None:
     """``scaling.png``: each condition's best verifier score so far against NFEs (log x), and their mean.
 
-    ``curves``: per condition, (NFEs spent, best score so far) after each candidate."""
+    ``curves``: per condition, (NFEs spent, best score so far) after each scored candidate;
+    ``lookahead``: the curves include the look-ahead scores of a trajectory search (x0_hat of
+    unfinished states), which the y label then says."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +39,8 @@ def anytime_plot(curves: Sequence[Sequence[tuple[int, float]]], path: Path, titl
             label=mean_label(len(curves)))
     ax.set_xscale("log")
     ax.set_xlabel("NFEs spent per condition")
-    ax.set_ylabel("best verifier score so far")
+    note = "\n(x̂0 look-aheads, then finished samples)" if lookahead else ""
+    ax.set_ylabel("best verifier score so far" + note)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")

@@ -116,7 +116,8 @@ def write_overview(out: Path, records: list[dict[str, Any]], max_rows: int = 16,
     with its condition and score) and top.png (top candidates, a row per condition, titled with
     it), from the finished conditions on disk."""
     done = sorted((r for r in records if r.get("status", "done") == "done"), key=lambda r: r["problem"])
-    anytime_plot([[tuple(point) for point in r["anytime"]] for r in done], out / "scaling.png", title)
+    anytime_plot([[tuple(point) for point in r["anytime"]] for r in done], out / "scaling.png", title,
+                 lookahead=any(r.get("lookahead") for r in done))
     if not done or done[0].get("image") is None:
         return
     if len(done) == 1:
