@@ -4,11 +4,12 @@ keeper that collects it while the search runs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RunError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
