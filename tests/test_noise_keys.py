@@ -66,14 +66,12 @@ def test_scheme_2_is_the_default_and_rows_depend_on_their_key_only():
 
 
 def test_scheme_2_draws_are_stable_across_processes():
-    # noise.py alone (it needs numpy and torch only), without the package's heavier imports
-    code = ("import importlib.util, sys; "
-            "spec = importlib.util.spec_from_file_location('noise', sys.argv[1]); "
-            "noise = importlib.util.module_from_spec(spec); spec.loader.exec_module(noise); "
+    # noise.py in a fresh process (the package imports nothing heavier before it: lazy.py)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from noisesearch import noise; "
             "print(noise.keyed_normal([(3, 'step', 7)], (6,))[0].tolist(), "
             "noise.keyed_uniform([(3, 'u')], (4,))[0].tolist())")
-    out = subprocess.run([sys.executable, "-c", code, noise_module.__file__], capture_output=True, text=True,
-                         check=True)
+    source = str(Path(noise_module.__file__).parents[1])
+    out = subprocess.run([sys.executable, "-c", code, source], capture_output=True, text=True, check=True)
     here = f"{keyed_normal([(3, 'step', 7)], (6,))[0].tolist()} {keyed_uniform([(3, 'u')], (4,))[0].tolist()}"
     assert out.stdout.strip() == here
 

@@ -32,7 +32,8 @@ def records(out):
 
 
 def files(out):
-    return {f"{d}/{f.name}": f.read_bytes() for d in ("noises", "images") for f in sorted((out / d).iterdir())}
+    return {f"{d}/{f.name}": f.read_bytes() for d in ("noises", "images")
+            for f in sorted((out / d).iterdir())}
 
 
 def kill_when(out, ready):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import torch
+from .lazy import torch
 
 
 def chunks(n: int, size: int) -> Iterator[slice]:

@@ -8,45 +8,53 @@ It sits above the core (``processes/``, ``verifiers/``, ``judges/``) and the emb
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, unknown
-from .judges import Judge, SetJudge
-from .processes import (
-    DenoisingProcess,
-    dit_process,
-    flow_gmm_process,
-    flux_process,
-    gmm_process,
-    sd3_process,
-    sd_process,
-    sdxl_process,
-)
+from .lazy import lazy_callable
 from .suite import Suite
-from .verifiers import (
-    AestheticScore,
-    Brightness,
-    CallableVerifier,
-    CLIPScore,
-    Compressibility,
-    Ensemble,
-    HPSScore,
-    ImageClassifier,
-    ImageRewardScore,
-    PickScore,
-    SelfSupervised,
-    Verifier,
-)
-from .verifiers.aesthetic import LAYOUT
-from .verifiers.pickscore import PICKSCORE_CHECKPOINT
-from .worlds.digits import process as digits
-from .worlds.digits.judges import DigitsEvaluator, DigitsFrechet
+from .verifiers import PICKSCORE_CHECKPOINT
+from .worlds import digits, shapes
 from .worlds.digits.suite import DIGITS_SUITE
-from .worlds.digits.verifier import DigitsClassifier
-from .worlds.shapes import process as shapes
-from .worlds.shapes.oracle import ShapesOracle
 from .worlds.shapes.suite import shapes_suite
-from .worlds.shapes.verifier import shapes_clip
+
+if TYPE_CHECKING:
+    from .judges import Judge, SetJudge
+    from .processes import DenoisingProcess
+    from .verifiers import Verifier
+
+
+def _part(target: str) -> Callable[..., Any]:
+    return lazy_callable(target, __package__)
+
+
+# the constructors, imported when first called: naming the parts (``list``, the checks of a
+# command line) loads no model library
+dit_process = _part(".processes.ddim_pipelines:dit_process")
+sd_process = _part(".processes.ddim_pipelines:sd_process")
+sdxl_process = _part(".processes.ddim_pipelines:sdxl_process")
+flux_process = _part(".processes.flow_pipelines:flux_process")
+sd3_process = _part(".processes.flow_pipelines:sd3_process")
+gmm_process = _part(".processes.gmm:gmm_process")
+flow_gmm_process = _part(".processes.gmm:flow_gmm_process")
+digits_process = _part(".worlds.digits.process:digits_process")
+shapes_process = _part(".worlds.shapes.process:shapes_process")
+
+Brightness = _part(".verifiers.image_stats:Brightness")
+Compressibility = _part(".verifiers.image_stats:Compressibility")
+CLIPScore = _part(".verifiers.clip:CLIPScore")
+PickScore = _part(".verifiers.pickscore:PickScore")
+ImageClassifier = _part(".verifiers.classifier:ImageClassifier")
+parse_ensemble = _part(".verifiers.ensemble:Ensemble.parse")
+ImageRewardScore = _part(".verifiers.optional:ImageRewardScore")
+HPSScore = _part(".verifiers.optional:HPSScore")
+SelfSupervised = _part(".verifiers.self_supervised:SelfSupervised")
+DigitsClassifier = _part(".worlds.digits.verifier:DigitsClassifier")
+shapes_clip = _part(".worlds.shapes.verifier:shapes_clip")
+
+DigitsEvaluator = _part(".worlds.digits.judges:DigitsEvaluator")
+DigitsFrechet = _part(".worlds.digits.judges:DigitsFrechet")
+ShapesOracle = _part(".worlds.shapes.oracle:ShapesOracle")
 
 # ---------------------------------------------------------------------------------------------- models
 
@@ -65,7 +73,7 @@ CLIP_L = "clip:openai/clip-vit-large-patch14"
 
 MODELS: dict[str, dict[str, Any]] = {
     "shapes": {
-        "factory": shapes.shapes_process,
+        "factory": shapes_process,
         "summary": "embedded text-to-image 32x32 shapes (diffusers UNet2DConditionModel + CLIPTextModel); "
                    "prompts like 'a red circle above a blue square'",
         "options": {"steps": shapes.DEFAULT_STEPS, "sampler": f"{shapes.DEFAULT_SAMPLER} (ode|sde)",
@@ -73,7 +81,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "verifier": "shapes-clip",
     },
     "digits": {
-        "factory": digits.digits_process,
+        "factory": digits_process,
         "summary": "embedded class-conditional 16x16 digits (diffusers UNet2DModel); conditions 0-9",
         "options": {"steps": digits.DEFAULT_STEPS, "sampler": "sde (ode|sde)",
                     "guidance": digits.DEFAULT_GUIDANCE},
@@ -138,6 +146,12 @@ def load_process(spec: str, **options: Any) -> DenoisingProcess:
 
 # ------------------------------------------------------------------------------------------- verifiers
 
+def aesthetic_score(folder: str | None = None, device: str = "cpu") -> Verifier:
+    from .verifiers.aesthetic import LAYOUT, AestheticScore
+
+    return AestheticScore(folder or _missing("aesthetic", f"aesthetic:FOLDER with {LAYOUT}"), device=device)
+
+
 VERIFIERS: dict[str, dict[str, Any]] = {
     "digits-classifier": {
         "factory": lambda arg=None, device="cpu": DigitsClassifier(output=arg or "logprob"),
@@ -170,8 +184,7 @@ VERIFIERS: dict[str, dict[str, Any]] = {
         "differentiable": True,
     },
     "aesthetic": {
-        "factory": lambda arg=None, device="cpu": AestheticScore(
-            arg or _missing("aesthetic", f"aesthetic:FOLDER with {LAYOUT}"), device=device),
+        "factory": aesthetic_score,
         "summary": "LAION aesthetic predictor v2: an MLP on the unit CLIP image embedding, prompt ignored; "
                    "'aesthetic:FOLDER' (FOLDER/clip/, FOLDER/mlp.safetensors)",
         "differentiable": True,
@@ -185,7 +198,7 @@ VERIFIERS: dict[str, dict[str, Any]] = {
         "differentiable": True,
     },
     "ensemble": {
-        "factory": lambda arg=None, device="cpu": Ensemble.parse(
+        "factory": lambda arg=None, device="cpu": parse_ensemble(
             arg or _missing("ensemble", "ensemble:v1+v2 (mean rank) or ensemble:w1*v1+w2*v2 (weighted sum)"),
             load_verifier, device=device),
         "summary": "'ensemble:v1+v2' mean rank among a condition's images scored together (Ma et al. 2025); "
@@ -223,10 +236,13 @@ def load_verifier(spec: str | Callable | Verifier, device: str = "cpu") -> Verif
 
     ``device`` places the verifiers that run a large network (CLIP, classifiers); the others run on
     the CPU. ``ensemble:`` members are loaded by this function too."""
-    if isinstance(spec, Verifier):
-        return spec
-    if callable(spec):
-        return CallableVerifier(spec)
+    if not isinstance(spec, str):
+        from .verifiers import CallableVerifier, Verifier
+
+        if isinstance(spec, Verifier):
+            return spec
+        if callable(spec):
+            return CallableVerifier(spec)
     name, _, arg = str(spec).partition(":")
     if name not in VERIFIERS:
         raise unknown("verifier", spec, VERIFIERS)

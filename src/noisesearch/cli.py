@@ -2,6 +2,7 @@
 
 Bad input exits with code 2 and one line naming the problem and the valid choices; a
 failure while computing exits with code 1 after the results already computed are on disk.
+The help, ``list`` and these checks load no model library: the commands import what computes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from .catalogue import JUDGES, MODELS, SUITES, VERIFIERS, model_entry
 from .driver import check_sizes
 from .errors import InputError, RunError, unknown
 from .executors import EXECUTORS
-from .search_run import judge_stored_set, search_to_folder
 from .spec import BenchSpec, RunSpec
 from .store import read_json
 
@@ -150,6 +150,8 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     if resume and (out / "config.json").exists():  # its noise scheme (a run of 0.1.0: scheme 1)
         spec = spec.continuing(read_json(out / "config.json"))
     run = spec.resolve()
+    from .search_run import judge_stored_set, search_to_folder
+
     out = out if out is not None else default_out(model_entry(model)[0], algorithm, seed)
     records = search_to_folder(out, run, executor=executor, workers=workers, address=ray_address,
                                block=block, resume=resume, progress=progress)
@@ -209,14 +211,15 @@ def parse_budgets(value: str) -> list[int]:
 def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, guidance, seed, max_batch,
           executor, workers, ray_address, device, out, progress) -> None:
     """Sweep algorithms x budgets x verifiers over a suite; judge, tabulate, plot and report."""
-    from .bench import run_bench
-
     process = {"steps": steps, "sampler": sampler, "guidance": guidance}
     spec = BenchSpec(suite, split_list(algorithms), parse_budgets(budgets), split_list(verifiers),
                      split_list(judges), limit, seed, process)
     if (out / "bench.json").exists():  # resumed with its noise scheme (a bench of 0.1.0: scheme 1)
         spec = dataclasses.replace(spec, noise=read_json(out / "bench.json").get("noise", 1))
-    records = run_bench(spec.resolve(), out, max_batch=max_batch, progress=progress, executor=executor,
+    resolved = spec.resolve()
+    from .bench import run_bench
+
+    records = run_bench(resolved, out, max_batch=max_batch, progress=progress, executor=executor,
                         workers=workers, address=ray_address, device=device)
     skipped = [r for r in records if r["status"] == "skipped"]
     failed = [r for r in records if r["status"] == "failed"]

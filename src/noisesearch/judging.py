@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from .algorithms import ProblemResult, SearchResult
 from .judges import Judge, SetJudge
+from .lazy import torch
+
+if TYPE_CHECKING:
+    from .algorithms import ProblemResult, SearchResult
 
 
 def judge_winners(result: SearchResult, judges: Sequence[Judge | SetJudge]) -> None:

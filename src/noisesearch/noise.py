@@ -24,16 +24,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
-import torch
+
+from .lazy import torch
 
 if TYPE_CHECKING:
     from .processes.base import DenoisingProcess
 
 Key = tuple[int | str, ...]
-Noises = dict[str, torch.Tensor]  # a trajectory's noises: "x_T" (B, ...), "steps" (B, T, ...), "renoise"
+# a trajectory's noises: "x_T" (B, ...), "steps" (B, T, ...), "renoise"
+Noises: TypeAlias = "dict[str, torch.Tensor]"
 
 SCHEMES = (1, 2)  # the keyed-noise schemes
 NOISE_SCHEME = 2  # the scheme of new runs
@@ -83,11 +85,13 @@ def keyed_normal(
     keys: Sequence[Key],
     shape: Sequence[int],
     device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
     scheme: int = NOISE_SCHEME,
 ) -> torch.Tensor:
-    """Standard normal tensor of shape ``(len(keys), *shape)``; row ``i`` depends on ``keys[i]`` only."""
+    """Standard normal tensor of shape ``(len(keys), *shape)``; row ``i`` depends on ``keys[i]`` only
+    (``dtype`` None: float32)."""
     check_scheme(scheme)
+    dtype = torch.float32 if dtype is None else dtype
     shape = tuple(shape)
     if not keys:
         return torch.empty((0, *shape), device=device, dtype=dtype)

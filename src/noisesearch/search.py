@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .algorithms import Algorithm, SearchResult
-from .catalogue import load_judge, load_verifier
-from .judges import Judge, SetJudge
-from .processes import DenoisingProcess
-from .spec import RunSpec
-from .verifiers import Verifier
+if TYPE_CHECKING:
+    from .algorithms import Algorithm, SearchResult
+    from .judges import Judge, SetJudge
+    from .processes import DenoisingProcess
+    from .verifiers import Verifier
 
 
 def search(process: str | DenoisingProcess, verifier: str | Callable | Verifier,
@@ -25,6 +24,9 @@ def search(process: str | DenoisingProcess, verifier: str | Callable | Verifier,
     ``options`` are the algorithm's (e.g. ``n=16``). ``judges`` defaults to the process's
     held-out judges; pass ``[]`` for none.
     """
+    from .catalogue import load_judge, load_verifier
+    from .spec import RunSpec
+
     spec = RunSpec(model=process if isinstance(process, str) else process.name,
                    verifier=verifier if isinstance(verifier, str) else None,
                    algorithm=algorithm if isinstance(algorithm, str) else algorithm.name, options=options,

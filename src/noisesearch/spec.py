@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .algorithms import ALGORITHMS, Algorithm, SearchResult, load_algorithm
 from .catalogue import (
@@ -41,8 +41,10 @@ from .errors import InputError, unknown
 from .judges import Judge, SetJudge
 from .judging import judge_winners
 from .noise import NOISE_SCHEME, SCHEMES
-from .processes import DenoisingProcess
-from .verifiers import Verifier
+
+if TYPE_CHECKING:
+    from .processes import DenoisingProcess
+    from .verifiers import Verifier
 
 # what decides a search's results: a run folder is resumed only when these agree
 RESULT_FIELDS = ("model", "process", "verifier", "algorithm", "options", "budget", "seed", "conditions",

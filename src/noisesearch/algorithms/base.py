@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputError
 from ..noise import NOISE_SCHEME
-from ..processes.base import DenoisingProcess
-from ..verifiers.base import Verifier
-from .result import SearchResult
 from .trajectory import map_path, steps_taken, straight_path
 
 if TYPE_CHECKING:
+    from ..processes.base import DenoisingProcess
+    from ..verifiers.base import Verifier
     from .context import SearchContext
+    from .result import SearchResult
 
 DEFAULT_GENERATIONS = 16  # a run's budget, in generations, when the options do not fix the work
 

@@ -16,14 +16,16 @@ M = 20 on images; set ``m=20``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..processes.base import DenoisingProcess
+from ..lazy import torch
 from .base import Plan, StepwiseSearch
-from .context import SearchContext
 from .trajectory import best_per_problem
+
+if TYPE_CHECKING:
+    from ..processes.base import DenoisingProcess
+    from .context import SearchContext
 
 
 def beam_search(ctx: SearchContext, name: str, beams: int, n: int) -> None:

@@ -36,16 +36,17 @@ here, ``keep_best=true`` keeps the best.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
-
-import torch
+from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import InputError
-from ..processes.base import DenoisingProcess
+from ..lazy import torch
 from ..processes.levels import check_unit, from_vp, require_level
 from .base import Plan, StepwiseSearch
-from .context import SearchContext
 from .trajectory import best_per_problem
+
+if TYPE_CHECKING:
+    from ..processes.base import DenoisingProcess
+    from .context import SearchContext
 
 
 @dataclass

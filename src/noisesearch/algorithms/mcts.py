@@ -39,13 +39,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..processes.base import DenoisingProcess
+from ..lazy import torch
 from .base import Plan, StepwiseSearch
-from .context import SearchContext
+
+if TYPE_CHECKING:
+    from ..processes.base import DenoisingProcess
+    from .context import SearchContext
 
 
 @dataclass(eq=False)

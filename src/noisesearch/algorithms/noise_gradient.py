@@ -25,13 +25,15 @@ generations' NFEs and the last one 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from ..lazy import torch
 from .base import DEFAULT_GENERATIONS, InitialNoiseSearch, Plan
-from .context import SearchContext
 from .trajectory import follow_path, score, straight_path
+
+if TYPE_CHECKING:
+    from .context import SearchContext
 
 BACKWARD_NFE = 2  # a backward pass through one step, in forward NFEs
 

@@ -25,17 +25,18 @@ copy).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
-
-import torch
+from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import InputError
-from ..noise import Noises
-from ..processes.base import DenoisingProcess
+from ..lazy import torch
 from ..processes.levels import TOP, check_unit, from_vp, require_level
 from .base import InitialNoiseSearch, Plan
-from .context import SearchContext
 from .trajectory import best_per_problem
+
+if TYPE_CHECKING:
+    from ..noise import Noises
+    from ..processes.base import DenoisingProcess
+    from .context import SearchContext
 
 DEFAULT_N = 2
 

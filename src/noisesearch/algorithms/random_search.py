@@ -11,13 +11,15 @@ condition has spent the same NFEs at the end of each chunk.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..batching import chunks
 from ..errors import InputError
+from ..lazy import torch
 from .base import DEFAULT_GENERATIONS, InitialNoiseSearch, Plan
-from .context import SearchContext
+
+if TYPE_CHECKING:
+    from .context import SearchContext
 
 
 @dataclass

@@ -49,13 +49,14 @@ steps between steps 20 and 80 (here: every 20% of the steps, between 20% and 80%
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
-
-import torch
+from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import InputError
+from ..lazy import torch
 from .base import Plan, StepwiseSearch
-from .context import SearchContext
+
+if TYPE_CHECKING:
+    from .context import SearchContext
 
 POTENTIALS = ("max", "sum", "difference")
 WEIGHTS = ("importance", "potential")

@@ -12,13 +12,15 @@ winner from its saved noises and path (``replay``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import torch
+from ..lazy import torch
 
-from ..ledger import Ledger
-from ..noise import Noises
-from ..processes.base import DenoisingProcess
-from ..verifiers.base import Verifier
+if TYPE_CHECKING:
+    from ..ledger import Ledger
+    from ..noise import Noises
+    from ..processes.base import DenoisingProcess
+    from ..verifiers.base import Verifier
 
 
 def straight_path(process: DenoisingProcess) -> list[int]:

@@ -21,14 +21,16 @@ takes one neighbour's place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from ..lazy import torch
 from ..noise import Noises, ball_neighbours, sphere_neighbours
 from .base import InitialNoiseSearch, Plan
-from .context import SearchContext
 from .trajectory import concat_noises, select_rows
+
+if TYPE_CHECKING:
+    from .context import SearchContext
 
 NEIGHBOURHOODS = ("sphere", "ball")
 ON_STALL = ("restart", "stay")

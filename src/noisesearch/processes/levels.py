@@ -20,14 +20,13 @@ from __future__ import annotations
 import math
 from typing import TypeVar
 
-import torch
-
 from ..errors import InputError
+from ..lazy import torch
 
 UNITS = ("vp", "edm", "flow")
 TOP = {"vp": 1.0, "edm": math.inf, "flow": 1.0}  # the pure-noise end of each unit's range
 
-Level = TypeVar("Level", float, torch.Tensor)
+Level = TypeVar("Level", float, "torch.Tensor")
 
 
 def check_unit(unit: str) -> str:

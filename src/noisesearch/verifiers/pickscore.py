@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
+from . import PICKSCORE_CHECKPOINT
 from .clip import CLIPScore
 
-PICKSCORE_CHECKPOINT = "yuvalkirstain/PickScore_v1"
 PICKSCORE_PROCESSOR = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 
 

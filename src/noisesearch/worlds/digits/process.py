@@ -11,10 +11,8 @@ import torch
 from ...errors import InputError
 from ...processes.base import DenoisingProcess
 from ...processes.guided import GuidedPixelDenoiser, pixel_sampler
+from . import DEFAULT_GUIDANCE, DEFAULT_STEPS
 from .model import NULL_CLASS, build_scheduler, load_unet
-
-DEFAULT_STEPS = 25
-DEFAULT_GUIDANCE = 1.0
 
 
 class DigitsDenoiser(GuidedPixelDenoiser):

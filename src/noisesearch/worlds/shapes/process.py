@@ -11,13 +11,10 @@ import torch
 from ...errors import InputError
 from ...processes.base import DenoisingProcess
 from ...processes.guided import GuidedPixelDenoiser, pixel_sampler
+from . import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS
 from .model import build_scheduler, load_model
 from .prompts import parse_prompt
 from .tokenizer import check_vocabulary
-
-DEFAULT_STEPS = 25
-DEFAULT_GUIDANCE = 3.0
-DEFAULT_SAMPLER = "sde"
 
 
 class ShapesDenoiser(GuidedPixelDenoiser):
