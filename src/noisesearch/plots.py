@@ -23,6 +23,7 @@ def anytime_plot(curves: Sequence[Sequence[tuple[int, float]]], path: Path, titl
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     curves = [c for c in curves if c]
     if not curves:
@@ -37,7 +38,9 @@ def anytime_plot(curves: Sequence[Sequence[tuple[int, float]]], path: Path, titl
     held = [np.where(grid > c[-1][0], c[-1][1], v) for c, v in zip(curves, values, strict=True)]
     ax.step(grid, np.nanmean(np.stack(held), axis=0), where="post", color="tab:red", linewidth=2,
             label=mean_label(len(curves)))
-    ax.set_xscale("log")
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("NFEs spent per condition")
     note = "\n(x̂0 look-aheads, then finished samples)" if lookahead else ""
     ax.set_ylabel("best verifier score so far" + note)

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from safetensors.torch import save_file
 
 from .algorithms import ProblemResult
@@ -125,7 +124,7 @@ def write_overview(out: Path, records: list[dict[str, Any]], max_rows: int = 16,
     else:
         winners = [(f"{r['condition']}: {format_score(r['best_score'])}", load_winner(out, r)) for r in done]
         labelled_grid([winners[i:i + 10] for i in range(0, len(winners), 10)]).save(out / "best.png")
-    rows = [Image.open(out / "images" / f"{r['problem']}-top.png").convert("RGB") for r in done[:max_rows]]
+    rows = [read_image(out / "images" / f"{r['problem']}-top.png") for r in done[:max_rows]]
     titled_rows(rows, [f"condition {r['condition']}" for r in done[:max_rows]]).save(out / "top.png")
 
 
