@@ -60,9 +60,11 @@ def test_bad_device_or_float_writes_nothing(capsys, tmp_path, option):
     assert not (tmp_path / "run").exists()
 
 
-def test_bench_on_a_missing_device_writes_nothing(capsys, tmp_path):
-    code, _, err = run(capsys, *BENCH, "--device", "cuda:7", "--out", str(tmp_path / "bench"))
-    assert code == 2 and "--device cuda:7 is not available" in one_line(err)
+@pytest.mark.parametrize("option, said", [(["--device", "cuda:7"], "--device cuda:7 is not available"),
+                                          (["--guidance", "inf"], "--guidance inf is not a finite number")])
+def test_bench_with_a_missing_device_or_infinite_guidance_writes_nothing(capsys, tmp_path, option, said):
+    code, _, err = run(capsys, *BENCH, *option, "--out", str(tmp_path / "bench"))
+    assert code == 2 and said in one_line(err)
     assert not (tmp_path / "bench").exists()
 
 
