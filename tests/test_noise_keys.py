@@ -128,6 +128,8 @@ def test_a_folder_is_resumed_only_with_its_noise_scheme(tmp_path):
 
 
 def test_a_run_of_0_1_0_resumes_from_the_command_line_as_it_ran(tmp_path, capsys):
+    from test_replay_earlier_runs import records
+
     from noisesearch.cli import main
 
     out = tmp_path / "gmm-paths"
@@ -141,8 +143,4 @@ def test_a_run_of_0_1_0_resumes_from_the_command_line_as_it_ran(tmp_path, capsys
     assert main([*argv, "--resume"]) == 0, capsys.readouterr().err
     config = json.loads((out / "config.json").read_text())
     assert "noise" not in config  # the folder's config is left as it was
-    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    recorded = [json.loads(line) for line in lines]
-    for r in [*records, *recorded]:
-        del r["wall_s"]
-    assert sorted(records, key=lambda r: r["problem"]) == sorted(recorded, key=lambda r: r["problem"])
+    assert records(out) == records(OLD_PATHS)
