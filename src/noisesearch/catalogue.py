@@ -2,7 +2,9 @@
 
 It sits above the core (``processes/``, ``verifiers/``, ``judges/``) and the embedded worlds
 (``worlds/``), which know nothing of it. Names take an argument after a colon
-(``sd:DIR``, ``clip:CHECKPOINT``).
+(``sd:DIR``, ``clip:CHECKPOINT``); a verifier with options takes them after the argument as
+``;key=value`` pairs (``vqascore:DIR;output=prob``), kept in the spec string so config.json
+records them and ``ensemble:`` members carry their own.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ parse_ensemble = _part(".verifiers.ensemble:Ensemble.parse")
 ImageRewardScore = _part(".verifiers.optional:ImageRewardScore")
 HPSScore = _part(".verifiers.optional:HPSScore")
 SelfSupervised = _part(".verifiers.self_supervised:SelfSupervised")
+VQAScore = _part(".verifiers.vqascore:VQAScore")
+LLMGrader = _part(".verifiers.llm_grader:LLMGrader.parse")
 DigitsClassifier = _part(".worlds.digits.verifier:DigitsClassifier")
 shapes_clip = _part(".worlds.shapes.verifier:shapes_clip")
 
@@ -152,6 +156,18 @@ def aesthetic_score(folder: str | None = None, device: str = "cpu") -> Verifier:
     return AestheticScore(folder or _missing("aesthetic", f"aesthetic:FOLDER with {LAYOUT}"), device=device)
 
 
+VQASCORE_OPTIONS = {
+    "question": "'Does this figure show \"{prompt}\"? Please answer yes or no.'",
+    "output": "logprob (logprob|prob)", "micro_batch": 8, "dtype": "the model's (fp32|fp16|bf16)",
+}
+LLM_GRADER_OPTIONS = {
+    "aspect": "overall (overall|accuracy|originality|visual_quality|consistency|emotional_resonance)",
+    "key_env": "OPENAI_API_KEY", "cache": "$NOISESEARCH_CACHE/llm-grader or ~/.cache/noisesearch/llm-grader "
+                                          "(off: none)",
+    "workers": 8, "timeout": 60, "retries": 4, "max_tokens": 1024, "temperature": 0,
+}
+
+
 VERIFIERS: dict[str, dict[str, Any]] = {
     "digits-classifier": {
         "factory": lambda arg=None, device="cpu": DigitsClassifier(output=arg or "logprob"),
@@ -205,6 +221,27 @@ VERIFIERS: dict[str, dict[str, Any]] = {
                    "'ensemble:0.7*v1+0.3*v2' weighted sum, differentiable when its members are",
         "differentiable": False,
     },
+    "vqascore": {
+        "factory": lambda arg=None, device="cpu", **options: VQAScore(
+            arg or _missing("vqascore", "vqascore:DIR (a folder of an image-text-to-text model)"),
+            device=device, **options),
+        "summary": "VQAScore (Lin et al. 2024): log P('Yes') of any local vision-language model "
+                   "(transformers image-text-to-text: Qwen2-VL, Idefics3/SmolVLM, LLaVA, ...) asked whether "
+                   "the image shows the prompt; 'vqascore:DIR;output=prob;question=...'",
+        "differentiable": False,
+        "options": VQASCORE_OPTIONS,
+    },
+    "llm-grader": {
+        "factory": lambda arg=None, device="cpu", **options: LLMGrader(
+            arg or _missing("llm-grader", "llm-grader:MODEL@BASE_URL (an OpenAI-compatible endpoint)"),
+            **options),
+        "summary": "a multimodal LLM grading each image on Ma et al. 2025's rubric (0-10 per aspect, JSON) "
+                   "over any OpenAI-compatible endpoint (vLLM, Ollama, SGLang, OpenAI, Gemini): "
+                   "'llm-grader:MODEL@BASE_URL;aspect=accuracy'; key from $OPENAI_API_KEY; needs "
+                   "`pip install openai`",
+        "differentiable": False,
+        "options": LLM_GRADER_OPTIONS,
+    },
     "imagereward": {
         "factory": lambda arg=None, device="cpu": ImageRewardScore(arg or "ImageReward-v1.0", device=device),
         "summary": "ImageReward (Xu et al. 2023) preference score; needs `pip install image-reward`",
@@ -227,6 +264,22 @@ VERIFIERS: dict[str, dict[str, Any]] = {
 }
 
 
+def verifier_options(name: str, arg: str) -> tuple[str, dict[str, str]]:
+    """(argument, options) of a verifier's ``ARG;key=value;...``; ``InputError`` naming the valid
+    options for an unknown or malformed one."""
+    arg, *pairs = arg.split(";")
+    valid = VERIFIERS[name]["options"]
+    options = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        key = key.strip()
+        if not eq or key not in valid:
+            raise InputError(f"verifier {name!r} has no option {pair!r}; valid: "
+                             + ", ".join(f"{k}=" for k in valid))
+        options[key] = value
+    return arg, options
+
+
 def _missing(name: str, usage: str):
     raise InputError(f"verifier {name!r} needs an argument: {usage}")
 
@@ -246,7 +299,10 @@ def load_verifier(spec: str | Callable | Verifier, device: str = "cpu") -> Verif
     name, _, arg = str(spec).partition(":")
     if name not in VERIFIERS:
         raise unknown("verifier", spec, VERIFIERS)
-    return VERIFIERS[name]["factory"](arg or None, device=device)
+    if "options" not in VERIFIERS[name]:
+        return VERIFIERS[name]["factory"](arg or None, device=device)
+    arg, options = verifier_options(name, arg)
+    return VERIFIERS[name]["factory"](arg or None, device=device, **options)
 
 
 def bind(verifier: Verifier, process: Any) -> Verifier:

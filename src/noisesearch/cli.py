@@ -270,6 +270,9 @@ def list_() -> None:
     click.echo("verifiers (--verifier; also any Python callable from the API):")
     for name, entry in VERIFIERS.items():
         click.echo(f"  {name:<20} {entry['summary']}")
+        if "options" in entry:
+            opts = ", ".join(f"{k}={v}" for k, v in entry["options"].items())
+            click.echo(f"  {'':<20} options (;KEY=VALUE after the argument): {opts}")
     click.echo("suites (bench --suite):")
     for name, suite in SUITES.items():
         click.echo(f"  {name:<20} {suite.summary}; verifier {suite.verifier}, judges "

@@ -39,6 +39,7 @@ class Ledger:
         self.verifier_calls = torch.zeros(n_problems, dtype=torch.long)
         self.wall_s = torch.zeros(n_problems, dtype=torch.float64)
         self.failed = torch.zeros(n_problems, dtype=torch.long)  # candidates lost to NaN/Inf
+        self.usage: dict[str, torch.Tensor] = {}  # the verifier's own counters (``Verifier.take_usage``)
         self.chunk_cap: int | None = None  # the largest chunk that has not run out of memory
         self.backoffs: list[tuple[int, int]] = []  # (chunk size that ran out of memory, new size)
         total = planned * n_problems if planned is not None else None
@@ -64,6 +65,16 @@ class Ledger:
         """Count one failed candidate (NaN or Inf from the model or the verifier) per row."""
         self.failed.index_add_(0, problems, torch.ones_like(problems))
 
+    def charge_usage(self, problems: torch.Tensor, usage: dict[str, torch.Tensor]) -> None:
+        """Add the verifier's per-row counters (cache hits, tokens, request seconds) to the rows' problems."""
+        for key, values in usage.items():
+            total = self.usage.setdefault(key, torch.zeros(self.n_problems, dtype=torch.float64))
+            total.index_add_(0, problems, torch.as_tensor(values, dtype=torch.float64).cpu())
+
+    def problem_usage(self, problem: int) -> dict[str, float]:
+        """The verifier's counters of one problem (integers where they count)."""
+        return {key: plain(float(values[problem])) for key, values in self.usage.items()}
+
     def map_chunks(self, fn: Callable[[slice], T], n: int, max_batch: int) -> list[T]:
         """``[fn(part) for part in chunks of range(n)]`` with chunks of at most ``max_batch`` rows.
 
@@ -77,7 +88,8 @@ class Ledger:
         while start < n:
             size = min(max_batch, self.chunk_cap or max_batch)
             part = slice(start, min(n, start + size))
-            saved = (self.nfe.clone(), self.verifier_calls.clone(), self.failed.clone())
+            saved = (self.nfe.clone(), self.verifier_calls.clone(), self.failed.clone(),
+                     {k: v.clone() for k, v in self.usage.items()})
             try:
                 outputs.append(fn(part))
             except Exception as exc:
@@ -88,7 +100,7 @@ class Ledger:
                 rows = part.stop - part.start
                 if rows == 1:
                     raise RunError(f"out of memory with a chunk of one row: {exc}") from exc
-                self.nfe, self.verifier_calls, self.failed = saved
+                self.nfe, self.verifier_calls, self.failed, self.usage = saved
                 self.chunk_cap = rows // 2
                 self.backoffs.append((rows, self.chunk_cap))
                 log.warning("out of memory on a chunk of %d rows; retrying with chunks of %d",
@@ -118,4 +130,10 @@ class Ledger:
             "wall_s": float(self.wall_s.sum()),
             "failed_candidates": int(self.failed.sum()),
             "oom_backoffs": len(self.backoffs),
+            **{f"verifier_{key}": plain(float(values.sum())) for key, values in self.usage.items()},
         }
+
+
+def plain(value: float) -> float | int:
+    """``value`` as an int when it is whole (a count), else rounded to 4 decimals (seconds)."""
+    return int(value) if value.is_integer() else round(value, 4)

@@ -38,7 +38,9 @@ def stamped(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def record(problem: ProblemResult, has_images: bool) -> dict[str, Any]:
-    """The results.jsonl line of one finished condition."""
+    """The results.jsonl line of one finished condition (``verifier_usage`` only for a verifier
+    that counts its own work, e.g. a remote grader's cache hits and tokens)."""
+    usage = {"verifier_usage": problem.verifier_usage} if problem.verifier_usage else {}
     return {
         "problem": problem.problem,
         "condition": problem.condition,
@@ -47,6 +49,7 @@ def record(problem: ProblemResult, has_images: bool) -> dict[str, Any]:
         "nfe": problem.nfe,
         "verifier_calls": problem.verifier_calls,
         "failed_candidates": problem.failed,
+        **usage,
         "judges": problem.judges,
         "wall_s": round(problem.wall_s, 4),
         "recipe": problem.recipe,

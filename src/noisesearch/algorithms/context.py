@@ -203,6 +203,7 @@ class SearchContext:
                 top=[(s, img) for s, _, img in self.keeper.top[p]],
                 nfe=int(self.ledger.nfe[p]), verifier_calls=int(self.ledger.verifier_calls[p]),
                 wall_s=float(self.ledger.wall_s[p]), failed=int(self.ledger.failed[p]),
+                verifier_usage=self.ledger.problem_usage(p),
                 extra={k: v[p] for k, v in (extra or {}).items()},
             ))
         return SearchResult(problems, self.algorithm.name, self.algorithm.options(), self.ledger.totals())

@@ -29,6 +29,7 @@ class ProblemResult:
     verifier_calls: int = 0
     wall_s: float = 0.0
     failed: int = 0  # candidates lost to NaN or Inf from the model or the verifier
+    verifier_usage: dict[str, float] = field(default_factory=dict)  # the verifier's counters (cache hits)
     judges: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. smc's final particles and their weights
     # (NFEs, score) of look-aheads: unfinished states scored on x0_hat or a rollout (trajectory searches)

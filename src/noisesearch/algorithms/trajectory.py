@@ -70,7 +70,8 @@ def sample(process: DenoisingProcess, noises: Noises, cond: torch.Tensor, path: 
 def score(verifier: Verifier, images: torch.Tensor, conditions: Sequence, problems: torch.Tensor,
           ledger: Ledger) -> torch.Tensor:
     """Verifier scores of ``images``, one verifier call charged per row, and the denoiser
-    evaluations the verifier makes itself (``verifier.denoiser_nfe`` NFEs per row).
+    evaluations the verifier makes itself (``verifier.denoiser_nfe`` NFEs per row); the verifier's
+    own counters (``take_usage``: cache hits, tokens) go to the ledger too.
 
     A candidate whose image or score holds NaN or Inf is failed: its score is -inf, so it is
     never chosen, and the ledger counts it. Failed images reach the verifier as zeros.
@@ -81,6 +82,7 @@ def score(verifier: Verifier, images: torch.Tensor, conditions: Sequence, proble
                              torch.zeros_like(images), images)
     scores = verifier.score(images, conditions, finite=False).cpu()  # algorithms keep scores on the CPU
     ledger.charge_verifier(problems)
+    ledger.charge_usage(problems, verifier.take_usage())
     if verifier.denoiser_nfe > 0:
         ledger.charge_denoiser(problems, verifier.denoiser_nfe)
     bad = bad | ~torch.isfinite(scores.detach()).cpu()

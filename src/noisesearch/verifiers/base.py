@@ -26,6 +26,11 @@ class Verifier:
     def _score(self, images: torch.Tensor, conditions: Sequence[Any]) -> torch.Tensor:
         raise NotImplementedError
 
+    def take_usage(self) -> dict[str, torch.Tensor]:
+        """Per-row counters of the last ``score`` call (e.g. cache hits, tokens, request seconds of
+        a remote grader), then forgotten; searches add them to the ledger per problem. None here."""
+        return {}
+
     def score(self, images: torch.Tensor, conditions: Sequence[Any], finite: bool = True) -> torch.Tensor:
         """One score per image; ``RunError`` when the verifier fails, returns the wrong shape or
         (unless ``finite`` is False, as for searches, which mark such candidates failed) NaN/Inf."""

@@ -126,6 +126,14 @@ class Ensemble(Verifier):
         """Every member scores every image: their NFEs add up."""
         return sum(m.denoiser_nfe for m in self.members)
 
+    def take_usage(self) -> dict[str, torch.Tensor]:
+        """The members' per-row counters, summed where two members report the same one."""
+        usage: dict[str, torch.Tensor] = {}
+        for member in self.members:
+            for key, values in member.take_usage().items():
+                usage[key] = usage[key] + values if key in usage else values
+        return usage
+
     @property
     def scale(self) -> str:
         """A mean rank, or the weighted sum of the members' scores."""

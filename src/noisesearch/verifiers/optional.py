@@ -23,13 +23,14 @@ from .base import Verifier
 from .image_stats import to_pil
 
 
-def require(module: str, package: str, verifier: str):
-    """The module, or ``InputError`` saying which package to install."""
+def require(module: str, package: str, verifier: str, install: str | None = None):
+    """The module, or ``InputError`` saying which package to install (``install``: the command)."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        command = install or f"pip install {package}"
         raise InputError(f"verifier {verifier!r} needs the optional package {package!r} "
-                         f"(`pip install {package}`; import {module!r} failed: {exc})") from None
+                         f"(`{command}`; import {module!r} failed: {exc})") from None
 
 
 def as_float(value) -> float:
