@@ -7,9 +7,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+# with several test processes (pytest -n), one thread each, so that they do not oversubscribe the cores
+THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+
+
 @pytest.fixture(autouse=True)
 def _small_thread_pool():
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(min(THREADS, torch.get_num_threads()))
     yield
 
 
@@ -18,3 +22,11 @@ def digits():
     import noisesearch as ns
 
     return ns.load_process("digits", steps=8)
+
+
+# the longest files start first, so that the other test processes (pytest -n) share the rest meanwhile
+SLOW_FIRST = ("test_distributed.py", "test_bench.py", "test_resume_local.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in SLOW_FIRST)  # stable: files stay whole and in order
