@@ -40,6 +40,7 @@ def matched(process: ns.DenoisingProcess, nfe: int) -> list[tuple[str, ns.Algori
                          ("zero-order-steps", "k"), ("eps-greedy", "k")):  # mcts: not scaled, budgeted
         try:
             algorithm = ns.load_algorithm(name).at_budget(process, nfe)
+            algorithm.plan(process, nfe)  # a method that follows the budget (mcts) may still not fit it
         except InputError as exc:
             rows.append((name, None, str(exc)))
             continue
