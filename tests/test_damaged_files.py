@@ -56,8 +56,16 @@ def test_bad_device_or_float_writes_nothing(capsys, tmp_path, option):
     code, _, err = run(capsys, *argv)
     assert code == 2
     line = one_line(err)
-    assert option[-1] in line and ("valid: cpu" in line or "finite" in line), line
+    assert option[-1] in line and ("valid: cpu" in line or "is not a" in line), line
     assert not (tmp_path / "run").exists()
+
+
+def test_an_unbounded_window_is_a_valid_option():
+    from noisesearch.spec import RunSpec
+
+    spec = RunSpec("gmm", {"steps": 6}, "brightness", "eps-greedy", {"window_hi": float("inf"), "k": 1},
+                   conditions=[0]).resolve()
+    assert spec.spec.options["window_hi"] == float("inf")
 
 
 @pytest.mark.parametrize("option, said", [(["--device", "cuda:7"], "--device cuda:7 is not available"),

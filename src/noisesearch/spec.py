@@ -87,11 +87,13 @@ def check_device(device: str) -> None:
         raise InputError(f"`device={device}` is not available here; valid: {', '.join(valid)}")
 
 
-def check_finite(options: dict[str, Any]) -> None:
-    """``InputError`` for an option that is NaN or infinite."""
+def check_numbers(options: dict[str, Any], infinite: bool = False) -> None:
+    """``InputError`` for an option that is NaN, or infinite unless ``infinite`` (an algorithm's
+    window may be unbounded: its own checks bound the rest)."""
     for name, value in options.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"`{name}={value}` is not a finite number; valid: a finite number")
+        if isinstance(value, float) and (math.isnan(value) or (not infinite and math.isinf(value))):
+            valid = "a number" if infinite else "a finite number"
+            raise InputError(f"`{name}={value}` is not {valid}; valid: {valid}")
 
 
 def legacy_options(algorithm: Any) -> dict[str, Any]:
@@ -150,8 +152,8 @@ class RunSpec:
             model_entry(self.model)  # an unknown model is named before anything is loaded
         check_noise(self.noise)
         check_device(self.device)
-        check_finite(self.process)
-        check_finite(self.options)
+        check_numbers(self.process)
+        check_numbers(self.options, infinite=True)
         algorithm = load_algorithm(self.algorithm if algorithm is None else algorithm, **self.options)
         verifier_name = self.verifier
         if verifier is None:
@@ -257,7 +259,7 @@ class BenchSpec:
         if self.limit is not None and self.limit < 1:
             raise InputError(f"`limit` must be >= 1, got {self.limit}")
         check_noise(self.noise)
-        check_finite(self.process)
+        check_numbers(self.process)
         options = {**suite.process, **{k: v for k, v in self.process.items() if v is not None}}
         spec = BenchSpec(self.suite, list(self.algorithms), sorted(set(self.budgets)),
                          list(self.verifiers or [suite.verifier]),
