@@ -28,8 +28,8 @@ from .runs import load_winner, read_results, stamped, write_failure, write_overv
 from .spec import Run, RunSpec
 from .store import (
     atomic,
+    check_tensors,
     drop_partial_line,
-    load_tensors,
     open_folder,
     read_image,
     read_lines,
@@ -68,11 +68,11 @@ def open_run(out: Path, spec: RunSpec, resume: bool) -> set[int]:
         return set()
     drop_partial_line(path)
     damaged: list[int] = []
-    records = read_lines(path, damaged)
-    kept = [r for r in records if intact(out, r)]
-    if damaged or len(kept) < len(records):
-        lost = [f"line {n}" for n in damaged] + [f"condition {r.get('condition')!r}" for r in records
-                                                  if r not in kept]
+    kept, dropped = [], []
+    for record in read_lines(path, damaged):
+        (kept if intact(out, record) else dropped).append(record)
+    if damaged or dropped:
+        lost = [f"line {n}" for n in damaged] + [f"condition {r.get('condition')!r}" for r in dropped]
         log.warning("%s: %s damaged; computing again", path, ", ".join(lost))
         with atomic(path) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
@@ -88,7 +88,7 @@ def intact(out: Path, record: dict[str, Any]) -> bool:
     tensors = [out / name for name in (record.get("noises"), record.get("extra")) if name]
     image = record.get("image")
     images = [out / image] if image else [out / "images" / f"{record['problem']}-best.safetensors"]
-    return readable(load_tensors, *tensors) and readable(read_image if image else load_tensors, *images)
+    return readable(check_tensors, *tensors) and readable(read_image if image else check_tensors, *images)
 
 
 def default_block(n: int, executor: str, workers: int | None) -> int:

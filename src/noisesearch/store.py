@@ -128,6 +128,18 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise DamagedFile(path, describe(exc)) from None
 
 
+def check_tensors(path: Path) -> None:
+    """``DamagedFile`` unless the safetensors file at ``path`` is whole: its header is read and
+    checked against the file's length, its tensors are not loaded."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt"):
+            pass
+    except Exception as exc:  # safetensors raises its own error type for a damaged file
+        raise DamagedFile(path, describe(exc)) from None
+
+
 def read_image(path: Path) -> Image.Image:
     """A PNG the tool wrote, as RGB; ``DamagedFile`` naming it when missing or damaged."""
     from PIL import Image

@@ -4,6 +4,7 @@ keeper that collects it while the search runs."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,8 +114,7 @@ class BestKeeper:
         after another; the last row of a problem is at ``nfe[p]``. So the anytime curve does not
         depend on how candidates were batched."""
         rows = problems.tolist()
-        count = {p: rows.count(p) for p in set(rows)}
-        seen = dict.fromkeys(count, 0)
+        count, seen = Counter(rows), Counter()
         out = []
         for p in rows:
             seen[p] += 1

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from ..store import atomic, load_tensors, read_json, readable, write_json
+from ..store import atomic, check_tensors, load_tensors, read_json, readable, write_json
 
 log = logging.getLogger("noisesearch")
 
@@ -58,7 +58,7 @@ def is_done(out: Path, cell: Cell) -> bool:
     record, images = cell_paths(out, cell)
     if not record.exists():
         return False
-    whole = readable(read_json, record) and (not images.exists() or readable(load_tensors, images))
+    whole = readable(read_json, record) and (not images.exists() or readable(check_tensors, images))
     if not whole:
         log.warning("cell %s is damaged (%s); computing it again", cell.id, record.parent)
     return whole
