@@ -113,3 +113,63 @@ def test_legacy_weights_reproduce_the_smc_run_version_0_1_0_wrote(tmp_path):
     for path in sorted(old.glob("noises/*.safetensors")):
         saved, written = load_file(str(path)), load_file(str(tmp_path / "run" / "noises" / path.name))
         assert saved.keys() == written.keys() and all(torch.equal(saved[k], written[k]) for k in saved)
+
+
+def test_systematic_resampling_gives_each_particle_exactly_k_times_its_weight_when_that_is_whole():
+    """Systematic resampling puts positions (u + j) / k, j = 0 .. k - 1, on the weights' CDF and
+    takes for each the first particle whose CDF exceeds it: a particle of weight w gets floor or
+    ceil of k w children, exactly k w when that is a whole number, whatever u in [0, 1) (the
+    largest float below 1 included: every index stays a particle's); ancestors come in order."""
+    from noisesearch.algorithms.smc import systematic_resample
+
+    weights = torch.tensor([[0.25, 0.25, 0.25, 0.25], [0.0, 0.5, 0.25, 0.25], [0.5, 0.0, 0.0, 0.5]],
+                           dtype=torch.float64)
+    for u in (0.0, 0.3, 0.75, 1 - 2**-24):  # the uniforms are float32 draws: the last is the largest below 1
+        ancestors = systematic_resample(weights.log(), torch.full((3,), u, dtype=torch.float32))
+        assert ancestors.tolist() == [[0, 1, 2, 3], [1, 1, 2, 3], [0, 0, 3, 3]], u
+    # (u = 0 puts positions on CDF values: the first CDF value above them.) A float64 u just below 1
+    # rounds the last position up to 1: still the last particle
+    one, zero = torch.tensor([1.0], dtype=torch.float64), torch.tensor([0.0], dtype=torch.float64)
+    below_one = torch.nextafter(one, zero)
+    assert systematic_resample(weights[:1].log(), below_one).tolist()[0][-1] == 3
+
+
+def test_resampling_is_due_only_when_the_effective_sample_size_is_below_half_of_k():
+    """With ``adaptive`` a problem resamples when its ESS = 1 / sum w^2 is below k / 2, strictly:
+    k = 4 and weights (1/2, 1/2, 0, 0) have ESS 2 = k / 2 and keep their particles; (0.6, 0.4,
+    0, 0), ESS 1 / 0.52 = 1.92, resample; uniform weights (ESS 4) never. Without ``adaptive``
+    every problem resamples. The rows returned index the flat (problem, particle) set, each
+    problem's within its own k rows; each problem's own uniform u is used."""
+    from types import SimpleNamespace
+
+    from noisesearch.algorithms.smc import SMC
+
+    weights = torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.6, 0.4, 0.0, 0.0], [0.25] * 4], dtype=torch.float64)
+    asked = []
+
+    def uniform(rows):
+        asked.extend(rows)
+        return torch.tensor([0.9, 0.9, 0.1])[: len(rows)]
+
+    ctx = SimpleNamespace(n_problems=3, noise=SimpleNamespace(uniform=uniform))
+    rows, due = SMC(k=4).resample(ctx, weights.log().flatten(), 7)
+    assert due.tolist() == [False, True, False]
+    # problem 1 at u = 0.9: positions 0.225, 0.475, 0.725, 0.975 on the CDF 0.6, 1, 1, 1
+    assert rows.tolist() == [0, 1, 2, 3, 4, 4, 5, 5, 8, 9, 10, 11]
+    assert [p for p, _ in asked] == [0, 1, 2] and all(7 in parts for _, parts in asked)  # per problem, step
+    rows, due = SMC(k=4, adaptive=False).resample(ctx, weights.log().flatten(), 7)
+    assert due.tolist() == [True, True, True]
+    # problem 0 at u = 0.9: positions 0.225 .. 0.975 on the CDF 0.5, 1, 1, 1; problem 2 at u = 0.1: one each
+    assert rows.tolist() == [0, 0, 1, 1, 4, 4, 5, 5, 8, 9, 10, 11]
+
+
+def test_resampling_steps_follow_the_schedule_and_never_the_last():
+    """A resampling step is every ``every`` steps (by default 20% of the steps, at least 1) with
+    (i + 1) / steps in [start, end], never after the last step."""
+    from noisesearch.algorithms.smc import SMC
+
+    assert [SMC().resampling_step(i, 5) for i in range(5)] == [True, True, True, True, False]  # every 1
+    assert [i for i in range(100) if SMC().resampling_step(i, 100)] == [19, 39, 59, 79]
+    assert [SMC(end=1.0).resampling_step(i, 5) for i in range(5)] == [True, True, True, True, False]
+    assert [i for i in range(10) if SMC(every=1, start=0.0, end=1.0).resampling_step(i, 10)] == list(range(9))
+    assert [i for i in range(10) if SMC(every=3, start=0.0, end=1.0).resampling_step(i, 10)] == [2, 5, 8]

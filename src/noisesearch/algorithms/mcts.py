@@ -179,7 +179,8 @@ class MCTS(StepwiseSearch):
                                 created)
             for p, root in enumerate(roots):
                 visits[p, i, :len(root.children)] = torch.tensor([c.visits for c in root.children])
-                means[p, i, :len(root.children)] = torch.tensor([c.mean() for c in root.children])
+                means[p, i, :len(root.children)] = torch.tensor([c.mean() for c in root.children],
+                                                                dtype=torch.float64)
                 child = max(root.children, key=Node.mean)  # first of equal means
                 steps[p, i] = child.noise
                 child.parent, roots[p] = None, child
