@@ -80,20 +80,26 @@ def conditions_for(process: ns.DenoisingProcess, n: int) -> list:
 
 def measure(name: str, conditions: int, budget: int, max_batch: int, repeats: int) -> None:
     process = ns.load_process(name, **PROCESSES[name])
-    verifier = ns.load_verifier(VERIFIERS[name])
+    print(f"\n{name} ({PROCESSES[name]}), {conditions} conditions, budget {budget} generations "
+          f"({budget * process.generation_nfe} NFEs per condition), max_batch {max_batch}, verifier "
+          f"{VERIFIERS[name]}, torch {torch.__version__} on {torch.get_num_threads()} threads; fastest of "
+          f"{repeats} repeats of each timing\n")
+    table(process, ns.load_verifier(VERIFIERS[name]), conditions_for(process, conditions), budget, max_batch,
+          repeats, lambda nfe: plain_sampling(process, nfe, max_batch))
+
+
+def table(process: ns.DenoisingProcess, verifier, conds: list, budget: int, max_batch: int, repeats: int,
+          limit_of, algorithms=tuple(ALGORITHMS)) -> None:
+    """Print one row per algorithm: its search of ``conds`` at ``budget`` generations per condition
+    against ``limit_of(nfe)``, the seconds the limit takes for the same NFEs (fastest of ``repeats``)."""
     model = process.denoiser
     model.prediction = Timer(model.prediction)
     verifier._score = Timer(verifier._score)
-    conds = conditions_for(process, conditions)
     nfe_budget = budget * process.generation_nfe
-    print(f"\n{name} ({PROCESSES[name]}), {conditions} conditions, budget {budget} generations "
-          f"({nfe_budget} NFEs per condition), max_batch {max_batch}, verifier {VERIFIERS[name]}, "
-          f"torch {torch.__version__} on {torch.get_num_threads()} threads; fastest of {repeats} "
-          "repeats of each timing\n")
-    print("| algorithm | options | NFEs (all conditions) | search s | plain sampling s (limit) | "
+    print("| algorithm | options | NFEs (all conditions) | search s | limit s | "
           "limit / search | model share | verifier share | rows per model call |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for algorithm in ALGORITHMS:
+    for algorithm in algorithms:
         base = ns.load_algorithm(algorithm, max_batch=max_batch)
         budget_used = nfe_budget
         try:
@@ -107,7 +113,7 @@ def measure(name: str, conditions: int, budget: int, max_batch: int, repeats: in
         except InputError as exc:
             print(f"| {algorithm} | - | - | - | - | - | - | - | does not run: {exc} |")
             continue
-        runs = []  # (search s, model s, verifier s, limit s) of each repeat; the fastest search is kept
+        runs = []  # (search s, model s, verifier s) of each repeat; the fastest search is kept
         for _ in range(repeats):
             model.prediction.reset()
             verifier._score.reset()
@@ -118,7 +124,7 @@ def measure(name: str, conditions: int, budget: int, max_batch: int, repeats: in
             runs.append((searched, model.prediction.seconds, verifier._score.seconds))
         searched, model_s, verifier_s = min(runs)
         nfe = int(result.totals["nfe"])
-        limit = min(plain_sampling(process, nfe, max_batch) for _ in range(repeats))
+        limit = min(limit_of(nfe) for _ in range(repeats))
         sized = {k: v for k, v in algo.options().items() if k not in ("max_batch", "top_k")
                  and v != getattr(type(algo), k, None)}
         if budget_used != nfe_budget:

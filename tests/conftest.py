@@ -9,6 +9,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 # with several test processes (pytest -n), one thread each, so that they do not oversubscribe the cores
 THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))  # what the command line's default --threads reads
 
 
 @pytest.fixture(autouse=True)

@@ -108,6 +108,7 @@ def test_half_precision_runs_and_stays_close_to_fp32(folders, dtype, torch_dtype
     full = load_process(f"sd:{folders['sd']}", steps=3)
     half = load_process(f"sd:{folders['sd']}", steps=3, dtype=dtype)
     assert half.denoiser.unet.dtype == torch_dtype and half.options()["dtype"] == dtype
+    assert half.dtype == torch.float32  # the search state: float32 whatever the network runs in
     from diffusers import StableDiffusionPipeline
 
     loaded = StableDiffusionPipeline.from_pretrained(str(folders["sd"]), use_safetensors=True)  # fp32

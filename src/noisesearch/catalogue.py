@@ -81,14 +81,14 @@ MODELS: dict[str, dict[str, Any]] = {
         "summary": "embedded text-to-image 32x32 shapes (diffusers UNet2DConditionModel + CLIPTextModel); "
                    "prompts like 'a red circle above a blue square'",
         "options": {"steps": shapes.DEFAULT_STEPS, "sampler": f"{shapes.DEFAULT_SAMPLER} (ode|sde)",
-                    "guidance": shapes.DEFAULT_GUIDANCE},
+                    "guidance": shapes.DEFAULT_GUIDANCE, "dtype": "fp32 (fp32|fp16|bf16)"},
         "verifier": "shapes-clip",
     },
     "digits": {
         "factory": digits_process,
         "summary": "embedded class-conditional 16x16 digits (diffusers UNet2DModel); conditions 0-9",
         "options": {"steps": digits.DEFAULT_STEPS, "sampler": "sde (ode|sde)",
-                    "guidance": digits.DEFAULT_GUIDANCE},
+                    "guidance": digits.DEFAULT_GUIDANCE, "dtype": "fp32 (fp32|fp16|bf16)"},
         "verifier": "digits-classifier",
     },
     "flow-gmm": {
@@ -136,16 +136,19 @@ def model_entry(spec: str) -> tuple[str, str | None, dict[str, Any]]:
     return name, argument or None, entry
 
 
-def load_process(spec: str, **options: Any) -> DenoisingProcess:
+def load_process(spec: str, compile: bool = False, **options: Any) -> DenoisingProcess:
     """A process by name (``digits``) or name and argument (``sd:DIR``); ``options`` go to its
-    constructor (None values are dropped)."""
+    constructor (None values are dropped); ``compile``: its network wrapped in ``torch.compile``."""
     name, argument, entry = model_entry(spec)
     options = {k: v for k, v in options.items() if v is not None}
     valid = set(entry["options"]) | {"micro_batch", "device"}
     bad = sorted(set(options) - valid)
     if bad:
         raise InputError(f"model {name!r} has no option {bad[0]!r}; valid: {', '.join(sorted(valid))}")
-    return entry["factory"](argument, **options) if argument else entry["factory"](**options)
+    process = entry["factory"](argument, **options) if argument else entry["factory"](**options)
+    if compile:
+        process.denoiser.compile()
+    return process
 
 
 # ------------------------------------------------------------------------------------------- verifiers

@@ -22,13 +22,15 @@ from .errors import InputError, RunError, unknown
 from .executors import EXECUTORS
 from .spec import BenchSpec, RunSpec
 from .store import read_json
+from .threads import use_threads
 
 # the flags of the options that library errors name (in backticks)
 FLAGS = {"model": "--model", "budget": "--budget", "budgets": "--budgets", "sampler": "--sampler",
          "max_batch": "--max-batch", "block": "--block", "workers": "--workers", "limit": "--limit",
          "out": "--out", "resume": "--resume", "device": "--device", "steps": "--steps",
          "guidance": "--guidance", "height": "--height", "width": "--width", "dtype": "--dtype",
-         "seed": "--seed", "conditions": "PROMPT, --condition or --conditions-file"}
+         "seed": "--seed", "threads": "--threads", "compile": "--compile",
+         "conditions": "PROMPT, --condition or --conditions-file"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,7 +82,16 @@ def read_conditions_file(path: Path) -> list[str]:
 
 
 def executor_options(f):
-    """--executor, --workers, --ray-address and --device, shared by search and bench."""
+    """--executor, --workers, --ray-address, --device, --dtype, --compile and --threads, shared by
+    search and bench."""
+    f = click.option("--threads", type=int, default=None,
+                     help="intra-op threads of this process [default: $OMP_NUM_THREADS, else the cores "
+                          "it owns: its CPU affinity, capped by a container's CPU quota]")(f)
+    f = click.option("--compile", "compiled", is_flag=True, default=None,
+                     help="torch.compile the denoiser's network (static shapes: compiled once per run)")(f)
+    f = click.option("--dtype", default=None,
+                     help="fp32 | fp16 | bf16: the precision the network runs in; states, noise and "
+                          "verifiers stay in fp32 [default: fp32]")(f)
     f = click.option("--device", default="cpu", show_default=True,
                      help="where the model and CLIP verifiers run: cpu, cuda, cuda:N (on Ray: each "
                           "worker's own GPU)")(f)
@@ -112,7 +123,6 @@ def executor_options(f):
 @click.option("--guidance", type=float, default=None, help="classifier-free guidance weight")
 @click.option("--height", type=int, default=None, help="image height of a pipeline model [default: its own]")
 @click.option("--width", type=int, default=None, help="image width of a pipeline model [default: its own]")
-@click.option("--dtype", default=None, help="fp32 | fp16 | bf16, for pipeline models [default: fp32]")
 @click.option("--offload", is_flag=True, default=None,
               help="pipeline models: keep only the denoiser on the device; text encoders and VAE visit it")
 @click.option("--model-option", "model_options", multiple=True, metavar="KEY=VALUE",
@@ -128,8 +138,8 @@ def executor_options(f):
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="run folder [default: runs/...]")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def search(prompt, model, condition, conditions_file, verifier, algorithm, sets, budget, steps, sampler,
-           guidance, height, width, dtype, offload, model_options, seed, judges, max_batch, block, executor,
-           workers, ray_address, device, resume, out, progress) -> None:
+           guidance, height, width, offload, model_options, seed, judges, max_batch, block, executor,
+           workers, ray_address, device, dtype, compiled, threads, resume, out, progress) -> None:
     """Search for the noise that the verifier scores highest, per condition."""
     # everything is validated before anything is written
     if algorithm not in ALGORITHMS:
@@ -141,7 +151,8 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     if conditions_file is not None:
         conditions += read_conditions_file(conditions_file)
     process = {"steps": steps, "sampler": sampler, "guidance": guidance, "height": height, "width": width,
-               "dtype": dtype, "offload": offload, **parse_model_options(model_options)}
+               "dtype": dtype, "offload": offload, "compile": compiled, **parse_model_options(model_options)}
+    check_sizes(threads=threads)
     spec = RunSpec(model, process, verifier, algorithm, options, budget, seed, conditions,
                    list(judges) or None, device)
     check_sizes(block=block, workers=workers)
@@ -149,6 +160,7 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
         raise InputError("--resume needs --out, the folder of the run to continue")
     if resume and (out / "config.json").exists():  # its noise scheme (a run of 0.1.0: scheme 1)
         spec = spec.continuing(read_json(out / "config.json"))
+    use_threads(threads)
     run = spec.resolve()
     from .search_run import judge_stored_set, search_to_folder
 
@@ -209,9 +221,11 @@ def parse_budgets(value: str) -> list[int]:
               help="bench folder; rerunning with the same arguments resumes it")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, guidance, seed, max_batch,
-          executor, workers, ray_address, device, out, progress) -> None:
+          executor, workers, ray_address, device, dtype, compiled, threads, out, progress) -> None:
     """Sweep algorithms x budgets x verifiers over a suite; judge, tabulate, plot and report."""
-    process = {"steps": steps, "sampler": sampler, "guidance": guidance}
+    process = {"steps": steps, "sampler": sampler, "guidance": guidance, "dtype": dtype, "compile": compiled}
+    check_sizes(threads=threads)
+    use_threads(threads)
     spec = BenchSpec(suite, split_list(algorithms), parse_budgets(budgets), split_list(verifiers),
                      split_list(judges), limit, seed, process)
     if (out / "bench.json").exists():  # resumed with its noise scheme (a bench of 0.1.0: scheme 1)

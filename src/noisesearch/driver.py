@@ -19,9 +19,11 @@ from .errors import InputError
 from .executors import Worker, execute
 
 
-def check_sizes(block: int | None = None, workers: int | None = None, max_batch: int | None = None) -> None:
+def check_sizes(block: int | None = None, workers: int | None = None, max_batch: int | None = None,
+                threads: int | None = None) -> None:
     """``InputError`` for a size below one (checked before a folder is written)."""
-    for name, value in (("block", block), ("workers", workers), ("max_batch", max_batch)):
+    sizes = (("block", block), ("workers", workers), ("max_batch", max_batch), ("threads", threads))
+    for name, value in sizes:
         if value is not None and value < 1:
             raise InputError(f"`{name}` must be >= 1, got {value}")
 

@@ -30,8 +30,9 @@ is left. Problems stay vectorised: those whose share is spent drop out of the ro
 Selection then skips full subtrees (every node below expanded), so that every simulation
 expands a node: a revisit of a clean leaf costs no NFE and a budget could not end them;
 a problem whose whole tree is expanded stops (near the end, where the tree is small). The
-spend is thus within one simulation and
-one step's root expansions of the budget, never above it. With ``s`` set, S is fixed as
+spend never exceeds the budget; it falls short by what the last simulation could not fit
+plus the root expansions reserved for later steps that their kept subtrees no longer need
+(on digits at bench budgets the spend is reported per cell, docs/benchmarks.md). With ``s`` set, S is fixed as
 in the paper and the budget only bounds ``plan``.
 """
 

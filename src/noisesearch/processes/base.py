@@ -99,7 +99,8 @@ class DenoisingProcess:
 
     def options(self) -> dict[str, Any]:
         """The resolved options that rebuild this process with ``load_process``."""
-        return {"steps": self.steps, "sampler": self.sampler, **self.denoiser.options()}
+        compiled = {"compile": True} if self.denoiser.compiled else {}
+        return {"steps": self.steps, "sampler": self.sampler, **self.denoiser.options(), **compiled}
 
     def with_steps(self, steps: int) -> DenoisingProcess:
         """The same denoiser and sampler on ``steps`` steps (shares the network)."""

@@ -95,9 +95,9 @@ class StableDiffusionDenoiser(PipelineDenoiser):
 
     def prediction(self, x, at, cond):
         t = at.timestep.to(self.device).expand(len(x))
-        return classifier_free_guidance(self.net, x.to(self.dtype), t, cond,
+        return classifier_free_guidance(self.net, x.to(self.net_dtype), t, cond,
                                         self.null.expand(len(x), *self.null.shape[1:]), self.guidance,
-                                        self.micro_batch)
+                                        self.micro_batch).to(self.dtype)
 
     def unscale(self, latents: torch.Tensor, inverse: bool = False) -> torch.Tensor:
         """Latents as the VAE decodes them (``inverse``: the VAE's latents as the model's)."""
@@ -105,7 +105,7 @@ class StableDiffusionDenoiser(PipelineDenoiser):
         return latents * scale if inverse else latents / scale
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
-        return self.vae_decode(self.unscale(x0.to(self.dtype)))
+        return self.vae_decode(self.unscale(x0.to(self.net_dtype)))
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         return self.unscale(self.vae_encode(images), inverse=True)

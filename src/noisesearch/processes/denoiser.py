@@ -11,6 +11,15 @@ import torch
 from ..errors import InputError
 from .sampler import Entry
 
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of ``fp32``, ``fp16`` or ``bf16``; ``InputError`` for any other name."""
+    if name not in DTYPES:
+        raise InputError(f"unknown dtype {name!r}; valid: {', '.join(DTYPES)}")
+    return DTYPES[name]
+
 
 class Denoiser(ABC):
     """A model that, at a state of its path, predicts in its own parameterisation
@@ -23,8 +32,11 @@ class Denoiser(ABC):
     sample_shape: tuple[int, ...]
     nfe_per_call: int = 1  # network evaluations per prediction: 2 with classifier-free guidance
     device: torch.device = torch.device("cpu")
-    dtype: torch.dtype = torch.float32
+    dtype: torch.dtype = torch.float32  # the search state's: x_t, the keyed noise, the sampler's update
+    net_dtype: torch.dtype = torch.float32  # the network's (``--dtype``); its outputs come back in ``dtype``
     differentiable: bool = True  # whether gradients flow from the output back to the input
+    compiled_parts: tuple[str, ...] = ("net",)  # the methods ``compile`` wraps: the network's call
+    compiled: bool = False
 
     @abstractmethod
     def prediction(self, x: torch.Tensor, at: Entry, cond: torch.Tensor) -> torch.Tensor:
@@ -50,3 +62,12 @@ class Denoiser(ABC):
     def options(self) -> dict[str, Any]:
         """The model's resolved options (the sampler adds ``steps`` and ``sampler``)."""
         return {}
+
+    def compile(self) -> None:
+        """Wrap the network's call (``compiled_parts``) in ``torch.compile`` with static shapes.
+
+        The network only sees fixed-shape micro-batches (``batching.fixed_shape_map``) and its
+        time as a tensor, so each call site compiles once and later calls reuse the graph."""
+        for name in self.compiled_parts:
+            setattr(self, name, torch.compile(getattr(self, name), dynamic=False))
+        self.compiled = True

@@ -106,7 +106,8 @@ class FlowPipelineDenoiser(PipelineDenoiser):
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         config = self.vae.config
-        return self.vae_decode(self.latents(x0.to(self.dtype)) / config.scaling_factor + config.shift_factor)
+        latents = self.latents(x0.to(self.net_dtype))
+        return self.vae_decode(latents / config.scaling_factor + config.shift_factor)
 
 
 class FluxDenoiser(FlowPipelineDenoiser):
@@ -119,7 +120,8 @@ class FluxDenoiser(FlowPipelineDenoiser):
         scale = self.pipe.vae_scale_factor
         self.check_size(2 * scale)
         self.rows, self.cols = self.height // (2 * scale), self.width // (2 * scale)  # packed 2x2 patches
-        self.image_ids = self.pipe._prepare_latent_image_ids(1, self.rows, self.cols, self.device, self.dtype)
+        self.image_ids = self.pipe._prepare_latent_image_ids(1, self.rows, self.cols, self.device,
+                                                             self.net_dtype)
         return (self.rows * self.cols, self.pipe.transformer.config.in_channels)
 
     def image_seq_len(self):
@@ -134,20 +136,18 @@ class FluxDenoiser(FlowPipelineDenoiser):
         self.cond_shapes = (tuple(embeds.shape[1:]), tuple(pooled.shape[1:]))
         return pack(embeds, pooled), pack(embeds, pooled)  # no unconditional branch: the same
 
-    def prediction(self, x, at, cond):
-        t = at.timestep.to(self.device, self.dtype) / 1000
+    def net(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        embeds, pooled = unpack(cond, self.cond_shapes)
         guidance = None
-        if self.transformer.config.guidance_embeds:
-            guidance = torch.tensor(self.guidance, dtype=torch.float32, device=self.device)
+        if self.transformer.config.guidance_embeds:  # guidance distilled into the model: one branch
+            guidance = torch.full((len(x),), self.guidance, dtype=torch.float32, device=self.device)
+        return self.transformer(hidden_states=x, timestep=t, guidance=guidance, pooled_projections=pooled,
+                                encoder_hidden_states=embeds, txt_ids=self.text_ids, img_ids=self.image_ids,
+                                return_dict=False)[0]
 
-        def transformer(xb: torch.Tensor, cb: torch.Tensor) -> torch.Tensor:
-            embeds, pooled = unpack(cb, self.cond_shapes)
-            return self.transformer(hidden_states=xb.to(self.dtype), timestep=t.expand(len(xb)),
-                                    guidance=None if guidance is None else guidance.expand(len(xb)),
-                                    pooled_projections=pooled, encoder_hidden_states=embeds,
-                                    txt_ids=self.text_ids, img_ids=self.image_ids, return_dict=False)[0]
-
-        return fixed_shape_map(transformer, x, cond, size=self.micro_batch)
+    def prediction(self, x, at, cond):
+        t = (at.timestep.to(self.device, self.net_dtype) / 1000).expand(len(x))
+        return fixed_shape_map(self.net, x.to(self.net_dtype), t, cond, size=self.micro_batch).to(self.dtype)
 
     def latents(self, x0, inverse=False):
         if inverse:
@@ -188,10 +188,10 @@ class StableDiffusion3Denoiser(FlowPipelineDenoiser):
                                 pooled_projections=pooled, return_dict=False)[0]
 
     def prediction(self, x, at, cond):
-        t = at.timestep.to(self.device, self.dtype).expand(len(x))
+        t = at.timestep.to(self.device, self.net_dtype).expand(len(x))
         null = self.null.expand(len(x), -1)
-        return classifier_free_guidance(self.net, x.to(self.dtype), t, cond, null, self.guidance,
-                                        self.micro_batch)
+        return classifier_free_guidance(self.net, x.to(self.net_dtype), t, cond, null, self.guidance,
+                                        self.micro_batch).to(self.dtype)
 
 
 def flow_process(denoiser: FlowPipelineDenoiser, steps: int | None, sampler: str) -> DenoisingProcess:

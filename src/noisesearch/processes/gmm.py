@@ -63,7 +63,7 @@ class Mixture(Denoiser):
         self.weights = w / w.sum()
         self.dim, self.components, self.mixture_seed = self.means.shape[1], len(w), mixture_seed
         self.sample_shape = (self.dim,)
-        self.dtype = torch.float64
+        self.dtype = self.net_dtype = torch.float64
         self.micro_batch = micro_batch
 
     def options(self) -> dict[str, Any]:
@@ -86,12 +86,9 @@ class Mixture(Denoiser):
 
     def log_weights(self, cond: torch.Tensor) -> torch.Tensor:
         """(B, K) log mixture weights: the mixture's, or one-hot on the conditioned component."""
-        logw = self.weights.log().expand(len(cond), -1).clone()
-        picked = cond >= 0
-        onehot = torch.full_like(logw[picked], -torch.inf)
-        onehot[torch.arange(int(picked.sum())), cond[picked]] = 0.0
-        logw[picked] = onehot
-        return logw
+        logw = self.weights.log().expand(len(cond), -1)
+        onehot = torch.where(torch.arange(self.components) == cond[:, None], 0.0, -torch.inf).to(logw)
+        return torch.where((cond >= 0)[:, None], onehot, logw)  # no data-dependent shape: compiles whole
 
     def posterior(self, x: torch.Tensor, scale: float, signal_var: float, noise_var: float,
                   cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -116,15 +113,18 @@ class MixtureEps(Mixture):
 
     name = "gmm"
 
-    def score(self, x: torch.Tensor, a_t: float, cond: torch.Tensor) -> torch.Tensor:
+    def score(self, x: torch.Tensor, a_t: float | torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Exact grad_x log p_t(x | cond) of the mixture at signal level a_t."""
         resp, diff, var = self.posterior(x, a_t**0.5, a_t, 1 - a_t, cond)
         return -(resp[..., None] * diff / var).sum(1)
 
+    def net(self, x: torch.Tensor, a_t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The exact noise prediction eps = -sqrt(1 - a_t) grad log p_t (``a_t`` a 0-d tensor)."""
+        return -((1 - a_t) ** 0.5) * self.score(x, a_t, cond)
+
     def prediction(self, x, at, cond):
-        a_t = at.alpha
-        return fixed_shape_map(lambda xb, cb: -((1 - a_t) ** 0.5) * self.score(xb, a_t, cb),
-                               x, cond, size=self.micro_batch)
+        a_t = torch.tensor(at.alpha, dtype=torch.float64, device=self.device)
+        return fixed_shape_map(lambda xb, cb: self.net(xb, a_t, cb), x, cond, size=self.micro_batch)
 
 
 class MixtureVelocity(Mixture):
@@ -138,14 +138,14 @@ class MixtureVelocity(Mixture):
         """v = E[eps - x_0 | x_t]: per component, E[eps | x, k] = t (x - m_k) / var_k and
         E[x_0 | x, k] = mu_k + (1 - t) s_k^2 (x - m_k) / var_k, m_k = (1 - t) mu_k,
         var_k = (1 - t)^2 s_k^2 + t^2."""
-        t = at.time
+        t = torch.tensor(at.time, dtype=torch.float64, device=self.device)
+        return fixed_shape_map(lambda xb, cb: self.net(xb, t, cb), x, cond, size=self.micro_batch)
 
-        def exact(xb: torch.Tensor, cb: torch.Tensor) -> torch.Tensor:
-            resp, diff, var = self.posterior(xb, 1 - t, (1 - t) ** 2, t**2, cb)
-            per_component = (t - (1 - t) * self.stds**2) * diff / var - self.means  # (B, K, d)
-            return (resp[..., None] * per_component).sum(1)
-
-        return fixed_shape_map(exact, x, cond, size=self.micro_batch)
+    def net(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The exact velocity at time ``t`` (a 0-d tensor)."""
+        resp, diff, var = self.posterior(x, 1 - t, (1 - t) ** 2, t**2, cond)
+        per_component = (t - (1 - t) * self.stds**2) * diff / var - self.means  # (B, K, d)
+        return (resp[..., None] * per_component).sum(1)
 
 
 def gmm_process(means: torch.Tensor | None = None, stds: torch.Tensor | None = None,

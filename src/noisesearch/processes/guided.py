@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from ..batching import fixed_shape_map
-from .denoiser import Denoiser
+from ..hf import quiet
+from .denoiser import Denoiser, torch_dtype
 from .sampler import Sampler, spaced_vp_schedule
 
 
@@ -40,16 +41,24 @@ def classifier_free_guidance(net: Callable[..., torch.Tensor], x: torch.Tensor, 
 
 class GuidedPixelDenoiser(Denoiser):
     """An epsilon network on pixels in [-1, 1] with classifier-free guidance; subclasses supply the
-    network (``net``) and the unconditional condition (``null``)."""
+    network (``net``, run in ``dtype``: fp32, bf16 or fp16) and the unconditional condition
+    (``null``). States, noise and the sampler's update stay in float32."""
 
-    def __init__(self, guidance: float, micro_batch: int, device: str) -> None:
+    def __init__(self, guidance: float, micro_batch: int, device: str, dtype: str = "fp32") -> None:
         self.guidance = float(guidance)
         self.nfe_per_call = guidance_nfe(self.guidance)
         self.micro_batch = micro_batch
         self.device = torch.device(device)
+        self.net_dtype, self.dtype_name = torch_dtype(dtype), dtype
 
     def options(self) -> dict[str, Any]:
-        return {"guidance": self.guidance}
+        dtype = {"dtype": self.dtype_name} if self.dtype_name != "fp32" else {}  # fp32 runs: as before
+        return {"guidance": self.guidance, **dtype}
+
+    def place(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` on this denoiser's device, in the network's dtype."""
+        quiet()  # diffusers advises on every cast with .to(dtype); the whole network is cast on purpose
+        return module.to(self.device, self.net_dtype)
 
     @abstractmethod
     def net(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -61,8 +70,8 @@ class GuidedPixelDenoiser(Denoiser):
 
     def prediction(self, x, at, cond):
         t = at.timestep.to(self.device).expand(len(x))
-        return classifier_free_guidance(self.net, x, t, cond, self.null(cond), self.guidance,
-                                        self.micro_batch)
+        return classifier_free_guidance(self.net, x.to(self.net_dtype), t, cond, self.null(cond),
+                                        self.guidance, self.micro_batch).to(self.dtype)
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         return ((x0 + 1) / 2).clamp(0, 1)

@@ -18,15 +18,7 @@ import torch
 from ..batching import fixed_shape_map
 from ..errors import InputError
 from ..hf import quiet
-from .denoiser import Denoiser
-
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def torch_dtype(name: str) -> torch.dtype:
-    if name not in DTYPES:
-        raise InputError(f"unknown dtype {name!r}; valid: {', '.join(DTYPES)}")
-    return DTYPES[name]
+from .denoiser import Denoiser, torch_dtype
 
 
 def load_pipeline(cls_name: str, source: str | Path, dtype: torch.dtype, **kwargs: Any):
@@ -87,14 +79,15 @@ class PipelineDenoiser(Denoiser):
     denoiser_name: str = "unet"
 
     def open_pipeline(self, source: Any, device: str, dtype: str, offload: bool, **load_options: Any):
-        """Load (or take) the pipeline and place it; returns it."""
-        self.dtype, self.dtype_name, self.offload = torch_dtype(dtype), dtype, bool(offload)
+        """Load (or take) the pipeline and place it; returns it. Its modules run in ``dtype``; the
+        search state stays in float32 (``Denoiser.dtype``)."""
+        self.net_dtype, self.dtype_name, self.offload = torch_dtype(dtype), dtype, bool(offload)
         if isinstance(source, str | Path):
-            pipe = load_pipeline(self.pipeline_class, source, self.dtype, **load_options)
+            pipe = load_pipeline(self.pipeline_class, source, self.net_dtype, **load_options)
         else:  # an already loaded pipeline object, in the dtype asked for
             pipe = source
-            if getattr(pipe, self.denoiser_name).dtype != self.dtype:
-                pipe = pipe.to(dtype=self.dtype)
+            if getattr(pipe, self.denoiser_name).dtype != self.net_dtype:
+                pipe = pipe.to(dtype=self.net_dtype)
         self.device = torch.device(device)
         self.pipe = pipe.to("cpu" if self.offload else self.device)
         getattr(pipe, self.denoiser_name).to(self.device)
@@ -140,7 +133,8 @@ class PipelineDenoiser(Denoiser):
         vae = self.pipe.vae
         with torch.no_grad(), self.phase(vae):
             return fixed_shape_map(lambda x: vae.encode(x).latent_dist.mean,
-                                   (images * 2 - 1).to(self.device, self.dtype), size=self.micro_batch)
+                                   (images * 2 - 1).to(self.device, self.net_dtype),
+                                   size=self.micro_batch).to(self.dtype)
 
     def vae_decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] from latents scaled as the VAE expects, in micro-batches."""

@@ -22,9 +22,9 @@ class DigitsDenoiser(GuidedPixelDenoiser):
     sample_shape = (1, 16, 16)
 
     def __init__(self, guidance: float = DEFAULT_GUIDANCE, micro_batch: int = 64, device: str = "cpu",
-                 unet=None) -> None:
-        super().__init__(guidance, micro_batch, device)
-        self.unet = (unet if unet is not None else load_unet()).to(self.device)
+                 unet=None, dtype: str = "fp32") -> None:
+        super().__init__(guidance, micro_batch, device, dtype)
+        self.unet = self.place(unet if unet is not None else load_unet())
 
     def parse_condition(self, value: Any) -> int:
         try:
@@ -46,7 +46,8 @@ class DigitsDenoiser(GuidedPixelDenoiser):
 
 
 def digits_process(steps: int = DEFAULT_STEPS, sampler: str = "sde", guidance: float = DEFAULT_GUIDANCE,
-                   micro_batch: int = 64, device: str = "cpu", unet=None) -> DenoisingProcess:
-    """The digits denoiser under DDIM on its training schedule."""
+                   micro_batch: int = 64, device: str = "cpu", unet=None,
+                   dtype: str = "fp32") -> DenoisingProcess:
+    """The digits denoiser under DDIM on its training schedule (its network in ``dtype``)."""
     sampling = pixel_sampler(sampler, build_scheduler().alphas_cumprod, steps)
-    return DenoisingProcess(DigitsDenoiser(guidance, micro_batch, device, unet), sampling)
+    return DenoisingProcess(DigitsDenoiser(guidance, micro_batch, device, unet, dtype), sampling)

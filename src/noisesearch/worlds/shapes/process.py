@@ -24,9 +24,9 @@ class ShapesDenoiser(GuidedPixelDenoiser):
     sample_shape = (3, 32, 32)
 
     def __init__(self, guidance: float = DEFAULT_GUIDANCE, micro_batch: int = 64, device: str = "cpu",
-                 model=None) -> None:
-        super().__init__(guidance, micro_batch, device)
-        self.model = (model if model is not None else load_model()).to(self.device)
+                 model=None, dtype: str = "fp32") -> None:
+        super().__init__(guidance, micro_batch, device, dtype)
+        self.model = self.place(model if model is not None else load_model())
         with torch.no_grad():
             self.empty = self.model.embed([""])  # the unconditional branch's text embedding
 
@@ -51,7 +51,7 @@ class ShapesDenoiser(GuidedPixelDenoiser):
 
 def shapes_process(steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER,
                    guidance: float = DEFAULT_GUIDANCE, micro_batch: int = 64, device: str = "cpu",
-                   model=None) -> DenoisingProcess:
-    """The shapes denoiser under DDIM on its training schedule."""
+                   model=None, dtype: str = "fp32") -> DenoisingProcess:
+    """The shapes denoiser under DDIM on its training schedule (its network in ``dtype``)."""
     sampling = pixel_sampler(sampler, build_scheduler().alphas_cumprod, steps)
-    return DenoisingProcess(ShapesDenoiser(guidance, micro_batch, device, model), sampling)
+    return DenoisingProcess(ShapesDenoiser(guidance, micro_batch, device, model, dtype), sampling)
