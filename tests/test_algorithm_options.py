@@ -44,6 +44,15 @@ EDGES = [
     ("smc", {"start": 0.5, "end": 0.5}, {"start": 0.6, "end": 0.5}, "start <= end"),
     ("smc", {"start": 0.0}, {"start": -0.1}, "start"),
     ("smc", {"end": 1.0}, {"end": 1.1}, "end <= 1"),
+    ("paths", {"sigma_start": 0.001, "unit": "vp"}, {"sigma_start": 0.0, "unit": "vp"},
+     r"`sigma_start` in unit vp must be in \(0, 1\]"),
+    ("paths", {"delta_f": 1.0, "unit": "vp"}, {"delta_f": 0.0, "unit": "vp"},
+     r"`delta_f` in unit vp must be in \(0, 1\]"),
+    ("paths", {"delta_b": 1.0, "unit": "vp"}, {"delta_b": 1.001, "unit": "vp"}, "`delta_b`"),
+    ("eps-greedy", {"window_lo": 0.0}, {"window_lo": -0.001},
+     r"`window_lo` in unit edm must be in \[0, inf\]"),
+    ("eps-greedy", {"window_lo": 1.0, "window_hi": 1.0}, {"window_lo": 1.001, "window_hi": 1.0},
+     "window_lo <= window_hi"),
 ]
 
 
@@ -149,3 +158,66 @@ def test_plans_and_ledgers_count_two_nfes_per_guided_prediction(name):
             assert problem.nfe == plan.nfe
     with pytest.raises(InputError, match=f"(budget`? (of )?{plan.nfe - 1})"):
         algorithm.plan(process, plan.nfe - 1)
+
+
+def test_unknown_algorithms_are_named_with_the_valid_ones():
+    with pytest.raises(InputError, match=r"^unknown algorithm 'best-of-n'; valid: random, zero-order, "):
+        ns.load_algorithm("best-of-n")
+
+
+def test_run_checks_the_verifier_and_defaults_to_seed_0_quietly(capfd):
+    """``Algorithm.run`` (and ``check``) refuse a verifier the algorithm cannot use before
+    anything runs; a run without a seed is seed 0's and shows no progress bar unless asked."""
+    process = gmm_process(steps=3, sampler="ode")
+    plain = CallableVerifier(lambda x, c: x.sum(1), "sum", differentiable=False)
+    gradient = ns.load_algorithm("noise-gradient", iterations=2)
+    for call in (lambda: gradient.check(process, plain), lambda: gradient.run(process, plain, [0])):
+        with pytest.raises(InputError, match="differentiable verifier; 'sum'"):
+            call()
+    random = ns.load_algorithm("random", n=3)
+    verifier = CallableVerifier(lambda x, c: x.sum(1), "sum")
+    default = random.run(process, verifier, [0, 1])
+    assert [p.recipe["seed"] for p in default] == [0, 0]
+    seeded = random.run(process, verifier, [0, 1], seed=0)
+    assert [p.best_score for p in default] == [p.best_score for p in seeded]
+    assert capfd.readouterr().err == ""
+
+
+def test_a_progress_bar_counts_the_planned_nfes_of_every_problem(capfd):
+    """With ``progress``, the bar (named after the algorithm) totals the planned NFEs of all
+    problems, plus the full-step regeneration of the winners when the search steps are cheap."""
+    process = gmm_process(steps=6, sampler="ode")
+    verifier = CallableVerifier(lambda x, c: x.sum(1), "sum")
+    random = ns.load_algorithm("random", n=3)
+    random.run(process, verifier, [0, 1], progress=True)
+    err = capfd.readouterr().err
+    assert "random" in err and "/36 " in err  # 2 problems x 3 candidates x 6 steps
+    cheap = ns.load_algorithm("random", n=3, search_steps=2)
+    result = cheap.run(process, verifier, [0, 1], progress=True)
+    err = capfd.readouterr().err
+    assert [p.nfe for p in result] == [3 * 2 + 6] * 2
+    assert "/12 " in err and "/24 " in err  # the search's 2 x 3 x 2, then the regenerations' 2 x 6 added
+
+
+def test_cheap_search_steps_range_from_one_and_the_budget_pays_the_regeneration_too():
+    """``search_steps`` may be 1 (one-step candidates); a budget must pay the search's least spend
+    plus the winner's regeneration at full steps, and the message says so."""
+    process = gmm_process(steps=6, sampler="ode")
+    one_step = ns.load_algorithm("random", n=2, search_steps=1)
+    assert one_step.check(process, budget=None).nfe == 2
+    zero_order = ns.load_algorithm("zero-order", search_steps=2)
+    assert zero_order.plan(process, 2 + 6).nfe == 2
+    with pytest.raises(InputError, match=r"needs at least 2 NFEs plus 6 to regenerate the winner "
+                                         r"at full steps; valid: a budget >= 8$"):
+        zero_order.plan(process, 7)
+    with pytest.raises(InputError, match=r"needs at least 6 NFEs; valid: a budget >= 6$"):
+        ns.load_algorithm("zero-order").plan(process, 5)
+
+
+def test_zero_order_plan_size_is_its_generations():
+    """Zero-order's plan size counts generations: the budget's, or 1 + iterations x N."""
+    process = gmm_process(steps=5, sampler="ode")
+    by_budget = ns.load_algorithm("zero-order").plan(process, 52)
+    assert by_budget == ns.algorithms.Plan(10, 52) and isinstance(by_budget.size, int)
+    by_iterations = ns.load_algorithm("zero-order", n=3, iterations=2).plan(process, None)
+    assert by_iterations == ns.algorithms.Plan(7, 35) and isinstance(by_iterations.size, int)

@@ -141,9 +141,11 @@ def test_chi_nll_is_the_chi_distributions_negative_log_likelihood_up_to_a_consta
     assert torch.allclose(chi_nll(x) - chi_nll(x)[0], expected - expected[0])
 
 
-def test_noise_gradient_takes_clipped_adam_steps_on_the_regularised_reward():
+@pytest.mark.parametrize("grad_clip", [0.2, 100.0])
+def test_noise_gradient_takes_clipped_adam_steps_on_the_regularised_reward(grad_clip):
     """ReNO Eq. 4-6: one Adam step (lr, eps) on -(r(x) - reg_weight * NLL_chi(||x_T||)) with each
-    condition's gradient clipped to norm grad_clip; Adam's first step is -lr g / (|g| + eps)."""
+    condition's gradient clipped to norm grad_clip (a smaller gradient is left as it is); Adam's
+    first step is -lr g / (|g| + eps)."""
     from noisesearch.algorithms.noise_gradient import chi_nll
 
     process = gmm_process(dim=3, steps=4, sampler="ode")
@@ -152,7 +154,7 @@ def test_noise_gradient_takes_clipped_adam_steps_on_the_regularised_reward():
     def reward(x, c):
         return -(x - target).norm(dim=1)
 
-    options = {"lr": 0.05, "reg_weight": 0.3, "grad_clip": 0.2, "adam_eps": 0.05}
+    options = {"lr": 0.05, "reg_weight": 0.3, "grad_clip": grad_clip, "adam_eps": 0.05}
     result = ns.search(process, CallableVerifier(reward, "closeness", True), [0, 1, "any"],
                        algorithm="noise-gradient", iterations=2, seed=1, top_k=2, **options)
     first = ns.search(process, reward, [0, 1, "any"], algorithm="random", n=1, seed=1)
@@ -320,16 +322,22 @@ def reference_zero_order(process, reward, condition, seed: int, budget: int, n: 
         iteration += 1
 
 
-@pytest.mark.parametrize("on_stall, neighbourhood, sampler, n", [
-    ("restart", "sphere", "ode", 1), ("stay", "sphere", "ode", 1), ("restart", "ball", "sde", 1),
-    ("stay", "ball", "ode", 3), ("restart", "sphere", "sde", 3)])
-def test_zero_order_scores_what_a_plain_reference_implementation_scores(on_stall, neighbourhood, sampler, n):
+@pytest.mark.parametrize("on_stall, neighbourhood, sampler, n, step", [
+    ("restart", "sphere", "ode", 1, 0.0), ("stay", "sphere", "ode", 1, 0.0),
+    ("restart", "ball", "sde", 1, 0.0),
+    ("stay", "ball", "ode", 3, 0.0), ("restart", "sphere", "sde", 3, 0.0),
+    ("stay", "ball", "ode", 3, 0.5), ("restart", "sphere", "ode", 3, 0.5)])
+def test_zero_order_scores_what_a_plain_reference_implementation_scores(on_stall, neighbourhood, sampler, n,
+                                                                        step):
+    """``step`` > 0 rounds the reward to multiples of it: equal scores, where the pivot moves
+    only to a neighbour that beats it, and the first of equal neighbours is the best."""
     process = gmm_process(dim=3, steps=4, sampler=sampler)
     target = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
 
     def reward(x, c):
         assert len(c) == len(x)
-        return -(x - target).norm(dim=1)
+        distance = (x - target).norm(dim=1)
+        return -(distance / step).round() * step if step else -distance
 
     options = {"n": n, "on_stall": on_stall, "neighbourhood": neighbourhood}
     result = ns.search(process, reward, [1], algorithm="zero-order", budget=4 * 14, seed=5, **options)
@@ -374,3 +382,144 @@ def test_mcts_splits_a_budget_over_the_steps_as_documented():
         mcts.plan(process, 12)
     fixed = ns.load_algorithm("mcts", n=2, s=3)  # the paper's fixed S: every expansion at the root, at most
     assert fixed.plan(process, None) == ns.algorithms.Plan(3, 1 + (2 + 3) * (3 + 2 + 1))
+
+
+def eps_greedy_first_step(epsilon: float, lam: float, problems: int = 16):
+    """A one-candidate, one-iteration eps-greedy run on a 3-d two-step GMM: the step-0 noise
+    of each winner is the step's only candidate; with the pivot, the direction, radius and
+    explore draws of that candidate (keys as in eps_greedy.py)."""
+    from noisesearch.noise import NoiseSource
+
+    process = gmm_process(dim=3, steps=2, sampler="sde")
+    result = ns.search(process, lambda x, c: x.double().sum(1), list(range(3)) * (problems // 3) + [0],
+                       algorithm="eps-greedy", n=1, k=1, epsilon=epsilon, lam=lam, seed=5,
+                       max_batch=4096, **EVERY_STEP)
+    chosen = torch.cat([p.noises["steps"][:, 0] for p in result])
+    source = NoiseSource(process, 5, list(range(len(result))))
+    rows = range(len(result))
+    draws = {name: source.steps([(p, ("eg", 0, 0, 0, name)) for p in rows])
+             for name in ("fresh", "direction")}
+    draws["pivot"] = source.steps([(p, ("eg-pivot", 0)) for p in rows])
+    for name in ("radius", "explore"):
+        draws[name] = source.uniform([(p, ("eg", 0, 0, 0, name)) for p in rows])
+    return chosen, draws
+
+
+def test_eps_greedy_local_candidates_lie_in_the_ball_of_radius_lam_sqrt_d_around_the_pivot():
+    """Exploitation (Ramesh & Mardani 2025, Algorithm 1): z = pivot + U(0, 1) lambda sqrt(d) u / ||u||,
+    so a local candidate lies within lambda sqrt(d) of the pivot, in the direction of its u draw,
+    at the drawn fraction of that radius (computed in the process's float64)."""
+    lam, d = 0.4, 3
+    chosen, draws = eps_greedy_first_step(0.0, lam)
+    offset = chosen - draws["pivot"]
+    distance = offset.norm(dim=1)
+    assert (distance <= lam * d**0.5 + 1e-12).all()
+    assert distance.max() > 0.8 * lam * d**0.5  # some come near the edge
+    assert torch.allclose(distance, draws["radius"].double() * lam * d**0.5, rtol=0, atol=1e-12)
+    cosine = torch.nn.functional.cosine_similarity(offset, draws["direction"], dim=1)
+    assert torch.allclose(cosine, torch.ones_like(cosine))
+
+
+def test_eps_greedy_explores_exactly_when_the_draw_is_below_epsilon():
+    """A candidate is a fresh draw with probability epsilon: explore iff its U[0, 1) draw is
+    < epsilon. With epsilon set to one candidate's own draw, that candidate exploits (a draw
+    equal to epsilon is not below it) and those with smaller draws explore."""
+    _, draws = eps_greedy_first_step(0.5, 0.3)
+    epsilon = float(draws["explore"][0])
+    chosen, draws = eps_greedy_first_step(epsilon, 0.3)
+    explored = (chosen == draws["fresh"]).all(1)
+    assert explored.tolist() == (draws["explore"] < epsilon).tolist()
+    assert not explored[0] and 0 < explored.sum() < len(explored)
+
+
+def test_eps_greedy_keep_best_keeps_the_first_of_equal_scores():
+    """``keep_best``: the pivot moves only to a strictly better candidate, so under a constant
+    reward the step keeps its first candidate (ties keep the earlier, as best_per_problem does)."""
+    from noisesearch.noise import NoiseSource
+
+    process = gmm_process(steps=2, sampler="sde")
+    result = ns.search(process, lambda x, c: torch.zeros(len(x), dtype=torch.float64), [0, 1],
+                       algorithm="eps-greedy", n=2, k=3, epsilon=1.0, keep_best=True, seed=1, **EVERY_STEP)
+    first = NoiseSource(process, 1, [0, 1]).steps([(p, ("eg", 0, 0, 0, "fresh")) for p in range(2)])
+    assert torch.equal(torch.cat([p.noises["steps"][:, 0] for p in result]), first)
+
+
+def test_map_path_keeps_a_renoising_by_one_state_and_the_steps_after_it():
+    """Every move of the path is mapped (a re-noising to the nearest state above, each step down
+    to the nearest below), also a re-noising back by a single state of the other schedule."""
+    from noisesearch.algorithms.trajectory import map_path, steps_taken
+
+    coarse = torch.tensor([1.0, 0.6, 0.3, 0.0], dtype=torch.float64)
+    fine = torch.linspace(1, 0, 7, dtype=torch.float64)
+    assert map_path([0, 1, 2, 3, 2, 3], coarse, fine) == [0, 1, 2, 3, 4, 5, 6, 4, 5, 6]
+    uneven = torch.tensor([1.0, 0.8, 0.7, 0.6, 0.3, 0.0], dtype=torch.float64)  # .6 -> 3, .3 -> 4
+    mapped = map_path([0, 1, 2, 1, 2, 3], coarse, uneven)
+    assert mapped == [0, 1, 2, 3, 4, 3, 4, 5]
+    assert steps_taken(mapped) == 6
+
+
+def test_follow_path_refuses_a_move_that_is_neither_a_step_nor_a_renoising():
+    """A path moves one step down or re-noises up; a path of re-noisings only takes no step, so
+    there is no clean prediction (None)."""
+    from noisesearch.algorithms.trajectory import follow_path
+
+    process = gmm_process(steps=4, sampler="ode")
+    x = torch.zeros(2, 2, dtype=torch.float64)
+    cond = process.encode([0, 1])
+    renoise = torch.ones(2, 1, 2, dtype=torch.float64)
+    moved, x0 = follow_path(process, x, cond, [3, 1], renoise_noises=renoise)
+    assert x0 is None and torch.equal(moved, process.renoise(x, 3, 1, renoise[:, 0]))
+    for path in ([1, 1], [0, 2]):
+        with pytest.raises(ValueError, match="one step down or re-noises up"):
+            follow_path(process, x, cond, path, renoise_noises=renoise)
+
+
+def test_sample_regenerates_in_the_process_dtype_from_noises_kept_in_another():
+    """``sample`` moves the saved noises (x_T, step and re-noising noises) to the process's device
+    and dtype: float64 noises regenerate a float32 process's sample exactly as float32 ones do."""
+    from noisesearch.algorithms.trajectory import sample
+
+    process = gmm_process(steps=4, sampler="sde")
+    mixture = process.denoiser  # the same mixture, computed in float32
+    mixture.means, mixture.stds, mixture.weights = (t.float() for t in (mixture.means, mixture.stds,
+                                                                        mixture.weights))
+    mixture.dtype = torch.float32
+    assert process.dtype == torch.float32
+    generator = torch.Generator().manual_seed(0)
+    noises = {"x_T": torch.randn(3, 2, generator=generator),
+              "steps": torch.randn(3, 5, 2, generator=generator),
+              "renoise": torch.randn(3, 1, 2, generator=generator)}
+    cond = process.encode([0, 1, "any"])
+    path = [0, 1, 2, 1, 2, 3, 4]
+    expected = sample(process, noises, cond, path)
+    assert expected.dtype == torch.float32
+    as_float64 = {k: v.double() for k, v in noises.items()}
+    assert torch.equal(sample(process, as_float64, cond, path), expected)
+
+
+@pytest.mark.parametrize("failing", ["all", "nan-gradient"])
+def test_noise_gradient_does_not_move_the_noise_of_a_failed_candidate(failing):
+    """A failed candidate (NaN score) is not moved, also when every candidate of the iteration
+    failed (no gradient at all) or when its failure makes the reward's gradient NaN too
+    (sqrt of a negative number): its next iterate is scored at the same noise."""
+    process = gmm_process(dim=3, steps=4, sampler="ode")
+    calls = []
+
+    def reward(x, c):
+        scores = x.sum(1)
+        if not calls:  # the first iteration fails: every row, or the second row through sqrt(< 0)
+            first_ok = 0 if failing == "all" else 1
+            scores = torch.cat([scores[:first_ok], (-scores[first_ok:].abs() - 1).sqrt()])
+        calls.append(1)
+        return scores
+
+    result = ns.search(process, CallableVerifier(reward, "sum", True), [0, 1], algorithm="noise-gradient",
+                       iterations=2, seed=0)
+    first = ns.search(process, lambda x, c: x.sum(1), [0, 1], algorithm="random", n=1, seed=0)
+    failed = [0, 1] if failing == "all" else [1]
+    for p in failed:
+        assert result[p].history[0][1] == -float("inf")
+        assert result[p].history[1][1] == first[p].best_score  # iterate 1 is the start again
+        assert torch.equal(result[p].noises["x_T"], first[p].noises["x_T"])
+    if failing != "all":
+        assert result[0].best_score > first[0].best_score

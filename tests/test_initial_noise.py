@@ -229,3 +229,72 @@ def test_budget_errors_name_the_minimum():
         ns.search(process, closeness(torch.zeros(2)), [0], algorithm="zero-order", budget=5)
     with pytest.raises(InputError, match="search_steps must be in 1..9"):
         ns.search(process, closeness(torch.zeros(2)), [0], algorithm="random", budget=100, search_steps=11)
+
+
+@pytest.mark.parametrize("sampler", ["ode", "sde"])
+def test_paths_scores_every_round_as_a_look_ahead_and_each_copy_on_its_own_noise(sampler):
+    """Every round but the last scores its N x M copies on x0_hat: look-aheads of the anytime
+    curve, not winners. The M copies of a path are re-noised with distinct fresh noise, so the
+    last round's N x M finished samples all differ. Only a stochastic sampler has step noises
+    to record; re-noisings are recorded on both."""
+    process = gmm_process(steps=6, sampler=sampler)
+    n, m = 2, 3
+    options = {"n": n, "m": m, "sigma_start": 0.99, "delta_f": 0.3, "delta_b": 0.35, "unit": "vp"}
+    rounds = ns.load_algorithm("paths", **options).path_plan(process).rounds
+    assert len(rounds) == 3
+    result = ns.search(process, closeness(torch.tensor([1.0, -1.0])), [0, "any"], algorithm="paths",
+                       seed=2, **options)
+    for p in result:
+        assert len(p.lookahead) == n * m * (len(rounds) - 1)
+        assert len(p.history) == n * m and len({s for _, s in p.history}) == n * m
+        assert p.best_so_far()[0][0] == p.lookahead[0][0] < p.history[0][0]
+        expected = {"x_T", "renoise", "steps"} if sampler == "sde" else {"x_T", "renoise"}
+        assert set(p.noises) == expected
+        assert p.noises["renoise"].shape[1] == len(rounds)
+
+
+def test_paths_without_a_round_is_best_of_n():
+    """When no state but the clean one is as low as sigma_start there is no round: the N paths
+    are integrated to the end and the best is kept."""
+    process = gmm_process(steps=6, sampler="sde")
+    options = {"n": 3, "sigma_start": 0.005, "unit": "vp"}
+    assert ns.load_algorithm("paths", **options).path_plan(process).rounds == ()
+    result = ns.search(process, closeness(torch.zeros(2)), [0, 1], algorithm="paths", seed=1, **options)
+    for p in result:
+        assert p.nfe == 3 * 6 and len(p.history) == 3 and p.lookahead == []
+        assert p.best_score == max(s for _, s in p.history)
+        assert torch.equal(sample(process, p.noises, process.encode([p.condition]))[0], p.best_image)
+
+
+def test_zero_order_recipe_names_a_winning_pivot_as_neighbour_minus_one():
+    """A pivot is scored in the role -1 (zero_order.py): under a constant reward the first pivot,
+    scored first, stays the winner (ties keep the earlier)."""
+    process = gmm_process(steps=3, sampler="ode")
+    result = ns.search(process, lambda x, c: torch.zeros(len(x), dtype=torch.float64), [0, 1],
+                       algorithm="zero-order", iterations=2, n=2, seed=0)
+    for p in result:
+        assert p.recipe == {"seed": 0, "iteration": 0, "neighbour": -1, "restarts": 0}
+
+
+def condition_reward(x, conditions):
+    """A reward that depends on each row's condition: towards +1 for component 0, -1 otherwise."""
+    sign = torch.tensor([1.0 if c == 0 else -1.0 for c in conditions], dtype=torch.float64)
+    return (x.double() * sign[:, None]).sum(1)
+
+
+@pytest.mark.parametrize("algorithm, options", [
+    ("random", {"n": 4, "top_k": 3}), ("random", {"n": 4, "search_steps": 2}),
+    ("noise-gradient", {"iterations": 2, "top_k": 2})])
+def test_every_candidate_is_scored_with_its_own_condition_and_the_top_k_kept(algorithm, options):
+    """The verifier sees each row's own condition, also for the regenerated winner and through
+    the gradient; the ``top_k`` best are kept, best first."""
+    process = gmm_process(steps=4, sampler="ode")
+    verifier = CallableVerifier(condition_reward, "signed", True)
+    result = ns.search(process, verifier, [0, 1, 0], algorithm=algorithm, seed=3, **options)
+    top_k = options.get("top_k", 8)
+    for p in result:
+        regenerated = sample(process, p.noises, process.encode([p.condition]))
+        assert p.best_score == float(condition_reward(regenerated, [p.condition])[0])
+        scores = [s for s, _ in p.top]
+        assert len(scores) == min(top_k, len(p.history)) and scores == sorted(scores, reverse=True)
+        assert scores[0] == max(s for _, s in p.history)

@@ -40,7 +40,7 @@ BACKWARD_NFE = 2  # a backward pass through one step, in forward NFEs
 
 def chi_nll(x: torch.Tensor) -> torch.Tensor:
     """Per-row negative log-likelihood of ||x|| under the chi distribution with d = x[0].numel() dof."""
-    d = x[0].numel()
+    d = x.shape[1:].numel()  # also for no rows (every candidate of a chunk failed)
     r = x.flatten(1).norm(dim=1)
     return 0.5 * r**2 - (d - 1) * r.log()
 
