@@ -95,8 +95,8 @@ def command(out: Path, model: str, n: int, generations: int) -> list[str]:
                                                           for arg in ("-c", c)])
 
 
-def concurrency(model: str, n: int, generations: int) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def concurrency(model: str, n: int, generations: int, extra_env: dict[str, str]) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **extra_env}
     env.pop("OMP_NUM_THREADS", None)  # the command line's default: the cores this process owns
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -113,7 +113,7 @@ def concurrency(model: str, n: int, generations: int) -> None:
             if proc.returncode:
                 raise SystemExit(f"a concurrent search failed with exit code {proc.returncode}")
     print(f"\ntwo concurrent searches ({model}, {n} conditions x {generations} generations, each a "
-          f"fresh `noisesearch search` process; {os.cpu_count()} CPUs)\n")
+          f"fresh `noisesearch search` process; {os.cpu_count()} CPUs; environment {extra_env or 'as is'})\n")
     print("| run | wall s | / alone |")
     print("|---|---|---|")
     print(f"| alone | {alone:.1f} | 1.00 |")
@@ -135,7 +135,8 @@ def main() -> None:
     for model in args.models.split(","):
         compare(model, args.conditions, args.budget, args.repeats, args.variants.split(","))
     if not args.skip_concurrency:
-        concurrency("digits", 20, 8)
+        for extra in ({}, {"OMP_WAIT_POLICY": "PASSIVE"}):
+            concurrency("digits", 10, 8, extra)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 

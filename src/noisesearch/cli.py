@@ -160,8 +160,8 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
         raise InputError("--resume needs --out, the folder of the run to continue")
     if resume and (out / "config.json").exists():  # its noise scheme (a run of 0.1.0: scheme 1)
         spec = spec.continuing(read_json(out / "config.json"))
-    use_threads(threads)
     run = spec.resolve()
+    use_threads(threads)
     from .search_run import judge_stored_set, search_to_folder
 
     out = out if out is not None else default_out(model_entry(model)[0], algorithm, seed)
@@ -225,12 +225,12 @@ def bench(suite, algorithms, budgets, verifiers, judges, limit, steps, sampler, 
     """Sweep algorithms x budgets x verifiers over a suite; judge, tabulate, plot and report."""
     process = {"steps": steps, "sampler": sampler, "guidance": guidance, "dtype": dtype, "compile": compiled}
     check_sizes(threads=threads)
-    use_threads(threads)
     spec = BenchSpec(suite, split_list(algorithms), parse_budgets(budgets), split_list(verifiers),
                      split_list(judges), limit, seed, process)
     if (out / "bench.json").exists():  # resumed with its noise scheme (a bench of 0.1.0: scheme 1)
         spec = dataclasses.replace(spec, noise=read_json(out / "bench.json").get("noise", 1))
     resolved = spec.resolve()
+    use_threads(threads)
     from .bench import run_bench
 
     records = run_bench(resolved, out, max_batch=max_batch, progress=progress, executor=executor,
