@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -314,6 +315,9 @@ def as_flags(message: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, 1 for a failed computation)."""
+    # OpenMP threads that wait sleep rather than spin: two searches sharing the cores then each
+    # take about twice as long as alone, not five times (docs/speed.md); read when torch loads
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
     try:
         cli.main(args=argv, prog_name="noisesearch", standalone_mode=False)
