@@ -35,7 +35,6 @@ class Denoiser(ABC):
     dtype: torch.dtype = torch.float32  # the search state's: x_t, the keyed noise, the sampler's update
     net_dtype: torch.dtype = torch.float32  # the network's (``--dtype``); its outputs come back in ``dtype``
     differentiable: bool = True  # whether gradients flow from the output back to the input
-    compiled_parts: tuple[str, ...] = ("net",)  # the methods ``compile`` wraps: the network's call
     compiled: bool = False
 
     @abstractmethod
@@ -64,10 +63,9 @@ class Denoiser(ABC):
         return {}
 
     def compile(self) -> None:
-        """Wrap the network's call (``compiled_parts``) in ``torch.compile`` with static shapes.
+        """Wrap the network's call (``net``) in ``torch.compile`` with static shapes.
 
         The network only sees fixed-shape micro-batches (``batching.fixed_shape_map``) and its
         time as a tensor, so each call site compiles once and later calls reuse the graph."""
-        for name in self.compiled_parts:
-            setattr(self, name, torch.compile(getattr(self, name), dynamic=False))
+        self.net = torch.compile(self.net, dynamic=False)
         self.compiled = True

@@ -31,12 +31,12 @@ import torch
 from ..batching import fixed_shape_map
 from ..errors import InputError
 from ..hf import quiet
+from ..processes.denoiser import DTYPES
 from .base import Verifier
 from .image_stats import to_pil
 
 QUESTION = 'Does this figure show "{prompt}"? Please answer yes or no.'  # Lin et al. 2024, Sec. 3
 OUTPUTS = ("logprob", "prob")
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 FILES = ("config.json, model.safetensors (or its shards), the processor's and tokenizer's files and a chat "
          "template")
 
