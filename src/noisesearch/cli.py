@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from .algorithms import ALGORITHMS, parse_options
+from .algorithms.base import ADAPTIVE_DEFAULTS
 from .catalogue import JUDGES, MODELS, SUITES, VERIFIERS, model_entry
 from .driver import check_sizes
 from .errors import InputError, RunError, unknown
@@ -118,6 +119,13 @@ def executor_options(f):
 @click.option("--algorithm", default="random", show_default=True, help="search algorithm")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="algorithm option, repeatable")
 @click.option("--budget", type=int, default=None, help="NFEs per condition [default: 16 generations]")
+@click.option("--budget-total", type=int, default=None,
+              help="NFEs for the whole run, spread over the conditions where the verifier says there is "
+                   "most to gain (allocate=halving; instead of --budget)")
+@click.option("--stop-at", type=float, default=None,
+              help="stop a condition once its verifier score reaches this (algorithms that search in rounds)")
+@click.option("--patience", type=float, default=None,
+              help="stop a condition once its best score has not risen over this share of its budget")
 @click.option("--steps", type=int, default=None, help="sampling steps [default: the model's]")
 @click.option("--sampler", default=None,
               help="ode | sde [default: the model's; sde for the trajectory searches]")
@@ -138,9 +146,10 @@ def executor_options(f):
 @click.option("--resume", is_flag=True, help="continue the run in --out, computing only what it lacks")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="run folder [default: runs/...]")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def search(prompt, model, condition, conditions_file, verifier, algorithm, sets, budget, steps, sampler,
-           guidance, height, width, offload, model_options, seed, judges, max_batch, block, executor,
-           workers, ray_address, device, dtype, compiled, threads, resume, out, progress) -> None:
+def search(prompt, model, condition, conditions_file, verifier, algorithm, sets, budget, budget_total,
+           stop_at, patience, steps, sampler, guidance, height, width, offload, model_options, seed, judges,
+           max_batch, block, executor, workers, ray_address, device, dtype, compiled, threads, resume, out,
+           progress) -> None:
     """Search for the noise that the verifier scores highest, per condition."""
     # everything is validated before anything is written
     if algorithm not in ALGORITHMS:
@@ -151,6 +160,10 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     conditions = split_conditions(prompt, condition)
     if conditions_file is not None:
         conditions += read_conditions_file(conditions_file)
+    options.update({k: v for k, v in (("stop_at", stop_at), ("patience", patience)) if v is not None})
+    if budget_total is not None:
+        budget = run_wide_budget(budget_total, budget, len(conditions))
+        options["allocate"] = "halving"
     process = {"steps": steps, "sampler": sampler, "guidance": guidance, "height": height, "width": width,
                "dtype": dtype, "offload": offload, "compile": compiled, **parse_model_options(model_options)}
     check_sizes(threads=threads)
@@ -184,6 +197,18 @@ def search(prompt, model, condition, conditions_file, verifier, algorithm, sets,
     if failed:
         raise RunError(f"{len(failed)} of {len(records)} conditions failed (recorded in results.jsonl); "
                        f"condition {failed[0]['condition']}: {failed[0]['error']}")
+
+
+def run_wide_budget(total: int, budget: int | None, n_conditions: int) -> int:
+    """The per-condition average of ``--budget-total`` (the allocator spends that times the
+    number of conditions); ``InputError`` with ``--budget`` or below one NFE per condition."""
+    if budget is not None:
+        raise InputError("--budget and --budget-total both set; valid: one of them (--budget-total is "
+                         "the whole run's, spread over the conditions)")
+    if n_conditions and total < n_conditions:
+        raise InputError(f"--budget-total {total} is less than one NFE for each of the {n_conditions} "
+                         "conditions; valid: a larger total")
+    return total // max(n_conditions, 1)
 
 
 def split_list(value: str | None) -> list[str] | None:
@@ -297,7 +322,8 @@ def list_() -> None:
         click.echo(f"  {name:<20} {entry['summary']}")
     click.echo("algorithms (--algorithm, options with --set KEY=VALUE):")
     for name, cls in ALGORITHMS.items():
-        opts = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls))
+        opts = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls)
+                         if cls.rounds or f.name not in ADAPTIVE_DEFAULTS)  # only where they apply
         click.echo(f"  {name:<20} {cls.summary}\n  {'':<20} options: {opts}")
 
 

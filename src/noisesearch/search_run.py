@@ -22,6 +22,7 @@ import torch
 
 from .algorithms import ProblemResult
 from .driver import check_sizes, drive
+from .errors import InputError
 from .judges import SetJudge
 from .judging import set_metrics
 from .runs import load_winner, read_results, stamped, write_failure, write_overview, write_problem
@@ -114,6 +115,12 @@ def search_to_folder(out: Path, run: Run | RunSpec, executor: str = "local", wor
     finished = open_run(out, spec, resume)
     todo = [(i, c) for i, c in enumerate(spec.conditions) if i not in finished]
     size = block or default_block(len(todo), executor, workers)
+    if run.algorithm.allocate != "uniform":  # one budget for all conditions: they are searched together
+        if finished and todo:
+            raise InputError(f"{out} holds {len(finished)} of the run's {len(spec.conditions)} conditions; a "
+                             "run-wide budget is allocated over all of them at once, so it cannot be "
+                             "resumed part way; valid: a new --out")
+        size = max(len(todo), 1)
     drive([todo[k:k + size] for k in range(0, len(todo), size)], partial(SearchWorker, spec),
           lambda _, problem: write_problem(out, problem),
           lambda item, error: write_failure(out, item[0], item[1], error),

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .algorithms import ALGORITHMS, Algorithm, SearchResult, load_algorithm
+from .algorithms import ALGORITHMS, Algorithm, SearchResult, load_algorithm, parse_options
 from .catalogue import (
     DEFAULT_JUDGES,
     MODELS,
@@ -100,6 +100,15 @@ def legacy_options(algorithm: Any) -> dict[str, Any]:
     """The options that reproduce a run of ``algorithm`` (a name) written by 0.1.0."""
     cls = ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
     return dict(cls.legacy) if cls is not None else {}
+
+
+def method_parts(method: str) -> tuple[str, dict[str, Any]]:
+    """A bench method, an algorithm's name with options after ``;`` (``random;allocate=halving``,
+    ``smc;k=8``), as (name, typed options); ``InputError`` for an unknown name or option."""
+    name, *pairs = [part.strip() for part in method.split(";")]
+    if name not in ALGORITHMS:
+        raise unknown("algorithm", name, ALGORITHMS)
+    return name, parse_options(ALGORITHMS[name], [p for p in pairs if p])
 
 
 @dataclass
@@ -249,9 +258,9 @@ class BenchSpec:
     def resolve(self) -> BenchSpec:
         """The spec with the suite's defaults applied and every name checked; ``InputError`` otherwise."""
         suite = load_suite(self.suite)
-        for name in self.algorithms:
-            if name not in ALGORITHMS:
-                raise unknown("algorithm", name, ALGORITHMS)
+        for method in self.algorithms:
+            name, options = method_parts(method)
+            load_algorithm(name, **options)  # options that cannot go together are named now
         if not self.algorithms:
             raise InputError(f"no algorithm given; valid: {', '.join(ALGORITHMS)}")
         if not self.budgets or any(b < 1 for b in self.budgets):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputError
 from ..noise import NOISE_SCHEME
+from .allocation import ALLOCATIONS
 from .trajectory import map_path, steps_taken, straight_path
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .result import SearchResult
 
 DEFAULT_GENERATIONS = 16  # a run's budget, in generations, when the options do not fix the work
+ADAPTIVE_DEFAULTS = {"stop_at": None, "patience": None, "allocate": "uniform"}
 
 
 @dataclass(frozen=True)
@@ -45,20 +47,51 @@ class Algorithm:
     sampler: ClassVar[str | None] = None  # the sampler it needs when none is asked for
     scaled: ClassVar[tuple[str, int] | None] = None  # the option at_budget sizes, and its least value
     needs_gradients: ClassVar[bool] = False  # whether it backpropagates through process and verifier
+    rounds: ClassVar[bool] = False  # whether it can stop a condition between rounds (adaptive compute)
     # option values that reproduce a run written by 0.1.0, for options added since (a config.json
     # written before 0.2.0 lacks them: ``RunSpec.from_json`` fills them in from here)
     legacy: ClassVar[dict[str, Any]] = {}
     max_batch: int = 256  # rows handed to the process per call (memory); results do not depend on it
     top_k: int = 8  # how many of the best candidates to keep per condition
+    # adaptive compute (``allocation.py``), for algorithms that search in rounds (``round_nfe``)
+    stop_at: float | None = None  # a condition stops once its best verifier score reaches this
+    patience: float | None = None  # ... or once it has not improved over this share of the budget
+    allocate: str = "uniform"  # uniform: ``budget`` per condition | halving: ``budget`` x P for the run
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
             raise InputError(f"max_batch must be >= 1, got {self.max_batch}")
         if self.top_k < 1:
             raise InputError(f"top_k must be >= 1, got {self.top_k}")
+        if self.allocate not in ALLOCATIONS:
+            raise InputError(f"allocate {self.allocate!r} is unknown; valid: {', '.join(ALLOCATIONS)}")
+        if self.patience is not None and not self.patience > 0:
+            raise InputError(f"patience is a share of the budget > 0, got {self.patience}")
+        if self.adapts_compute and not self.rounds:
+            from . import ALGORITHMS
+
+            names = [name for name, cls in ALGORITHMS.items() if cls.rounds]
+            raise InputError(f"{self.name} cannot stop between rounds, so `stop_at`, `patience` and "
+                             f"`allocate=halving` do not apply; valid: {', '.join(names)}")
+
+    @property
+    def adapts_compute(self) -> bool:
+        """Whether conditions may stop early or share a run-wide budget."""
+        return self.stop_at is not None or self.patience is not None or self.allocate != "uniform"
 
     def options(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The options, without the adaptive-compute ones left at their defaults (so that the
+        config.json of a run that does not use them reads as before they existed)."""
+        options = dataclasses.asdict(self)
+        for name, default in ADAPTIVE_DEFAULTS.items():
+            if options[name] == default:
+                del options[name]
+        return options
+
+    def round_nfe(self, process: DenoisingProcess) -> int:
+        """The NFEs of one round per condition, for algorithms that search in rounds (``rounds``):
+        the unit in which a run-wide budget is granted."""
+        raise NotImplementedError
 
     # sizing
 
@@ -202,7 +235,7 @@ class StepwiseSearch(Algorithm):
 
 def parse_options(cls: type[Algorithm], pairs: Sequence[str]) -> dict[str, Any]:
     """``["n=16", "top_k=4"]`` to typed keyword arguments of ``cls``; ``InputError`` on unknown keys."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if cls.rounds or f.name not in ADAPTIVE_DEFAULTS}
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")

@@ -20,6 +20,7 @@ from ..ledger import Ledger
 from ..noise import NOISE_SCHEME, Noises, NoiseSource
 from ..processes.base import DenoisingProcess
 from ..verifiers.base import Verifier
+from .allocation import Allocator, StopRule
 from .result import BestKeeper, ProblemResult, SearchResult
 from .trajectory import concat_noises, follow_path, map_path, sample, score, steps_taken, straight_path
 
@@ -46,6 +47,9 @@ class SearchContext:
     ledger: Ledger
     keeper: BestKeeper
     noise: NoiseSource
+    allowance: list[int]  # each problem's NFEs it may spend (grown by the allocator)
+    stop: StopRule | None = None  # ``stop_at`` and ``patience``, if any
+    allocator: Allocator | None = None  # the run-wide budget's allocator, with ``allocate=halving``
 
     @classmethod
     def open(cls, algorithm: Algorithm, process: DenoisingProcess, verifier: Verifier,
@@ -56,9 +60,15 @@ class SearchContext:
         ids = list(problem_ids) if problem_ids is not None else list(range(len(conditions)))
         searched = algorithm.search_process(process)
         ledger = Ledger(len(conditions), progress, planned=plan.nfe, description=algorithm.name)
+        stop, allocator, allowance = None, None, [plan.nfe] * len(conditions)
+        if algorithm.stop_at is not None or algorithm.patience is not None:
+            stop = StopRule(algorithm.stop_at, algorithm.patience, plan.nfe)
+        if algorithm.allocate == "halving":
+            allocator = Allocator.halving(len(conditions), plan.nfe, algorithm.round_nfe(searched))
+            allowance = allocator.allowance
         return cls(algorithm, searched, process, verifier, conditions, process.encode(conditions), ids, seed,
                    budget, ledger, BestKeeper(len(conditions), algorithm.top_k),
-                   NoiseSource(searched, seed, ids, noise))
+                   NoiseSource(searched, seed, ids, noise), allowance, stop, allocator)
 
     def __enter__(self) -> SearchContext:
         return self
@@ -81,6 +91,33 @@ class SearchContext:
 
     def conditions_of(self, rows: torch.Tensor) -> list:
         return [self.conditions[p] for p in rows.tolist()]
+
+    # adaptive compute (allocation.py)
+
+    def affordable(self, cost: int, limit: int | None = None) -> dict[int, int]:
+        """{problem: how many units of ``cost`` NFEs it may spend in its next round (at most
+        ``limit``)} for the problems that go on: budget left and not stopped by ``stop_at`` or
+        ``patience``. When none can, the allocator (if any) grants more first."""
+        while True:
+            stopped = self.stopped()
+            counts = {}
+            for p in range(self.n_problems):
+                units = (self.allowance[p] - int(self.ledger.nfe[p])) // cost
+                units = units if limit is None else min(units, limit)
+                if units > 0 and not stopped[p]:
+                    counts[p] = units
+            if counts or self.allocator is None:
+                return counts
+            if not self.allocator.grant(self.keeper.best_score, stopped, self.ledger.nfe.tolist(), cost):
+                return counts
+
+    def stopped(self) -> list[bool]:
+        """Which problems ``stop_at`` or ``patience`` has stopped."""
+        if self.stop is None:
+            return [False] * self.n_problems
+        keeper, spent = self.keeper, self.ledger.nfe.tolist()
+        return [self.stop.stopped(keeper.best_score[p], spent[p], keeper.improved_at[p])
+                for p in range(self.n_problems)]
 
     # the calls a search makes
 

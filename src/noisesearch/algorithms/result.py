@@ -83,6 +83,7 @@ class BestKeeper:
         self.history: list[list[tuple[int, float]]] = [[] for _ in range(n_problems)]
         self.lookahead: list[list[tuple[int, float]]] = [[] for _ in range(n_problems)]
         self.scored_at = [0] * n_problems  # each problem's NFEs when its last candidates were scored
+        self.improved_at = [0] * n_problems  # each problem's NFEs when its best score last rose
         self.top: list[list[tuple[float, int, torch.Tensor]]] = [[] for _ in range(n_problems)]
         self._order = 0
 
@@ -98,6 +99,7 @@ class BestKeeper:
             self.history[p].append((spent[row], s))
             if s > self.best_score[p]:
                 self.best_score[p] = s
+                self.improved_at[p] = spent[row]
                 self.best[p] = {"image": images[row].detach().cpu().clone()}
                 new_best[p] = row
             self._order += 1

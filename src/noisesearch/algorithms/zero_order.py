@@ -60,6 +60,7 @@ class ZeroOrderSearch(InitialNoiseSearch):
 
     name = "zero-order"
     summary = "zero-order search: N neighbours at cosine tau around a pivot (Ma et al. 2025, ZO-N)"
+    rounds = True
     n: int = 4  # neighbours per iteration
     iterations: int | None = None  # default: as many as the budget pays for
     tau: float = 0.95  # cosine between a neighbour and the pivot (sphere neighbourhood)
@@ -94,6 +95,9 @@ class ZeroOrderSearch(InitialNoiseSearch):
         nfe = (1 + self.iterations * self.n) * cost
         return self.within(Plan(nfe // cost, nfe), budget)
 
+    def round_nfe(self, process):
+        return self.n * self.search_process(process).generation_nfe
+
     def search(self, ctx: SearchContext, plan: Plan) -> None:
         cost = ctx.process.generation_nfe  # plan.nfe: the budget's share for the search, or its cost
         pivot, _ = ctx.noise.trajectories([(p, (0,)) for p in range(ctx.n_problems)])  # random search's first
@@ -103,9 +107,8 @@ class ZeroOrderSearch(InitialNoiseSearch):
         while self.iterations is None or iteration < self.iterations:
             # per problem: its pivot if unscored (role -1), then as many neighbours j as it can pay for
             rows: list[tuple[int, int]] = []
-            for p in range(ctx.n_problems):
-                affordable = (plan.nfe - int(ctx.ledger.nfe[p])) // cost
-                if pivot_score[p].isnan() and affordable > 0:
+            for p, affordable in ctx.affordable(cost).items():
+                if pivot_score[p].isnan():
                     rows.append((p, -1))
                     affordable -= 1
                 rows += [(p, j) for j in range(min(self.n, affordable))]

@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..images import is_image_batch
 from ..judges import SetJudge
 from ..judging import set_metrics
-from ..spec import BenchSpec, check_device
+from ..spec import BenchSpec, check_device, method_parts
 from ..store import open_folder
 from ..verifiers import Verifier
 from .cells import BASELINES, Cell, is_done, plan_cells, read_cell, write_cell
@@ -49,10 +49,12 @@ class BenchWorker:
             run = spec.resolve(process=searched, **parts)
         else:
             budget = cell.budget * process.generation_nfe
-            spec = self.spec.run_spec(verifier, cell.method, {"max_batch": max_batch}, budget, self.device)
+            name, options = method_parts(cell.method)
+            options["max_batch"] = max_batch
+            spec = self.spec.run_spec(verifier, name, options, budget, self.device)
             try:
-                options = self.spec.options(cell.method, {"max_batch": max_batch})
-                algorithm = load_algorithm(cell.method, **options).at_budget(process, budget)
+                algorithm = load_algorithm(name, **self.spec.options(name, options))
+                algorithm = algorithm.at_budget(process, budget)
                 run = spec.resolve(process=process, algorithm=algorithm, **parts)
             except InputError as exc:  # e.g. a budget below what the algorithm needs: recorded, not retried
                 return {"status": "skipped", "reason": str(exc)}, None

@@ -97,10 +97,19 @@ def spent(record: dict) -> str:
     return f"{100 * sum(r['nfe'] for r in record['rows']) / len(record['rows']) / sized:.0f}%"
 
 
+def nfe_spread(record: dict) -> str:
+    """Mean NFEs per condition, with the least and most any condition spent when they differ
+    (adaptive compute: ``stop_at``, ``patience``, ``allocate``)."""
+    spends = [r["nfe"] for r in record["rows"]]
+    mean = f"{sum(spends) / len(spends):.0f}"
+    return mean if min(spends) == max(spends) else f"{mean} ({min(spends)}-{max(spends)})"
+
+
 def method_table(records: list[dict], verifier: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows: every baseline and every cell of ``verifier``, by budget."""
     metrics = metric_names(records) + set_metric_names(records)
-    header = ["method", "budget (generations)", "NFEs", "spent", "verifier score", *metrics, "wall s"]
+    header = ["method", "budget (generations)", "NFEs (least-most)", "spent", "verifier score", *metrics,
+              "wall s"]
     rows = []
     chosen = [r for r in records if r["verifier"] in (None, verifier)]
     for record in sorted(chosen, key=lambda r: (r["budget"], r["verifier"] is not None)):
@@ -112,7 +121,7 @@ def method_table(records: list[dict], verifier: str) -> tuple[list[str], list[li
         stats = cell_stats(record)
         # the baselines were scored by every verifier; a search by its own
         own = stats.get(f"score:{verifier}", stats["verifier_score"])
-        rows.append([label(record), str(record["budget"]), f"{stats['nfe'][0]:.0f}", spent(record),
+        rows.append([label(record), str(record["budget"]), nfe_spread(record), spent(record),
                      fmt(own), *[fmt(stats.get(m)) for m in metrics],
                      f"{record['wall_s']:.1f}"])
     return header, rows
