@@ -183,3 +183,51 @@ def test_default_adaptive_options_are_not_recorded():
     assert "stop_at" not in ns.load_algorithm("random").options()
     options = ns.load_algorithm("random", allocate="halving", stop_at=0.5).options()
     assert options["allocate"] == "halving" and options["stop_at"] == 0.5
+
+
+def test_command_line_budget_total_spreads_one_budget_over_the_run(capsys, tmp_path):
+    import json
+
+    from noisesearch.cli import main
+
+    out = tmp_path / "run"
+    code = main(["search", "--model", "gmm", "--steps", "5", "--sampler", "ode", "-c", "0,1,2,any",
+                 "--budget-total", "100", "--stop-at", "0.9", "--out", str(out), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    config = json.loads((out / "config.json").read_text())
+    assert config["budget"] == 25 and config["options"]["allocate"] == "halving"
+    assert config["options"]["stop_at"] == 0.9
+    spent = [json.loads(line)["nfe"] for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(spent) == 4 and sum(spent) <= 100
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--budget", "10", "--budget-total", "40"], "--budget and --budget-total both set"),
+    (["--budget-total", "1"], "less than one NFE for each of the 2 conditions"),
+    (["--algorithm", "smc", "--stop-at", "0.5"], "smc cannot stop between rounds"),
+    (["--patience", "0"], "patience is a share of the budget > 0"),
+])
+def test_command_line_refuses_adaptive_options_it_cannot_honour(capsys, tmp_path, argv, message):
+    from noisesearch.cli import main
+
+    code = main(["search", "--model", "gmm", "--steps", "5", "-c", "0,1", *argv, "--out", str(tmp_path / "r"),
+                 "--no-progress"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "r").exists()
+
+
+def test_bench_methods_take_options_after_a_semicolon():
+    from noisesearch.spec import BenchSpec, method_parts
+
+    assert method_parts("random; allocate=halving;stop_at=-0.5") == ("random", {"allocate": "halving",
+                                                                               "stop_at": -0.5})
+    assert method_parts("smc") == ("smc", {})
+    spec = BenchSpec("gmm", ["random", "random;allocate=halving"], [2]).resolve()
+    assert spec.algorithms == ["random", "random;allocate=halving"]
+    with pytest.raises(InputError, match="has no option 'bogus'"):
+        BenchSpec("gmm", ["random;bogus=1"], [2]).resolve()
+    with pytest.raises(InputError, match="smc' has no option 'allocate'"):  # only where it applies
+        BenchSpec("gmm", ["smc;allocate=halving"], [2]).resolve()
+    with pytest.raises(InputError, match="unknown algorithm|valid: random"):
+        BenchSpec("gmm", ["randm;allocate=halving"], [2]).resolve()

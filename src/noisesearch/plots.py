@@ -32,6 +32,10 @@ def anytime_plot(curves: Sequence[Sequence[tuple[int, float]]], path: Path, titl
     for curve in curves[:max_lines]:
         nfe, best = zip(*curve, strict=True)
         ax.step(nfe, best, where="post", color="tab:blue", alpha=0.25, linewidth=1)
+    ends = [c[-1] for c in curves]
+    if len({n for n, _ in ends}) > 1:  # conditions spent different NFEs (adaptive compute): mark each end
+        ax.scatter([n for n, _ in ends], [b for _, b in ends], s=12, color="tab:blue", alpha=0.6,
+                   label="where a condition stopped")
     # mean over conditions on a common grid of NFEs (each curve held flat after its last point)
     grid = np.unique(np.concatenate([[n for n, _ in c] for c in curves]))
     values = [np.interp(grid, [n for n, _ in c], [b for _, b in c], left=np.nan) for c in curves]
