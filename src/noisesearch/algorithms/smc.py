@@ -73,7 +73,8 @@ description and to keep the weights exact.
   weight), so the equally weighted smaller set targets the same FK interpolating
   distribution as the weighted larger one, and the final correction is unchanged: fewer
   particles cost variance, not bias. A linear decrease over segments (not over steps, not
-  geometric) is this module's choice: drops anywhere else would need rewards scored there.
+  geometric) is this module's choice: a drop between resampling steps has no fresh
+  rewards to go by, only the weights of the last scoring step.
 - ``temperature="adaptive"``: the potentials at a scoring state s use lambda_s = lambda *
   (1 - sigma_s), sigma_s the state's normalised noise level (1 pure noise, 0 clean), in
   place of lambda: max exp(lambda_s max r), sum exp(lambda_s sum r), difference
