@@ -22,6 +22,11 @@ EDGES = [
     ("zero-order", {"radius": 0.001}, {"radius": 0.0}, "radius"),
     ("zero-order", {"neighbourhood": "ball"}, {"neighbourhood": "cube"}, "valid: sphere, ball"),
     ("zero-order", {"on_stall": "stay"}, {"on_stall": "wait"}, "valid: restart, stay"),
+    ("ses", {"population": 1}, {"population": 0}, "population must"),
+    ("ses", {"elite_fraction": 1.0}, {"elite_fraction": 1.001}, "elite_fraction"),
+    ("ses", {"iterations": 1}, {"iterations": 0}, "iterations"),
+    ("ses", {"level": 1}, {"level": 0}, "level must"),
+    ("ses", {"wavelet": "sym4"}, {"wavelet": "bior2.2"}, "valid: db1"),
     ("noise-gradient", {"iterations": 1}, {"iterations": 0}, "iterations"),
     ("noise-gradient", {"lr": 1e-6}, {"lr": 0.0}, "lr > 0"),
     ("noise-gradient", {"grad_clip": 1e-6}, {"grad_clip": 0.0}, "grad_clip > 0"),
@@ -132,6 +137,7 @@ class GuidedCountingMixture(MixtureEps):
 
 
 SIZES = {"random": {"n": 3}, "zero-order": {"iterations": 2, "n": 2}, "paths": {"n": 2, "m": 2},
+         "ses": {"iterations": 2, "population": 2},
          "noise-gradient": {"iterations": 2}, "eps-greedy": {"k": 2}, "zero-order-steps": {"k": 2},
          "beam": {}, "svdd": {}, "mcts": {"s": 2}, "smc": {}}
 

@@ -121,6 +121,7 @@ def test_list_names_everything(capsys):
 
 @pytest.mark.parametrize("algorithm, sets", [
     ("zero-order", ["--set", "n=2", "--set", "iterations=2", "--set", "on_stall=stay"]),
+    ("ses", ["--set", "population=3", "--set", "iterations=2", "--set", "level=2"]),
     ("paths", ["--set", "n=1", "--set", "m=2"]),
     ("noise-gradient", ["--set", "iterations=2", "--set", "lr=0.1"]),
     ("random", ["--set", "n=3", "--set", "search_steps=3"]),

@@ -67,7 +67,7 @@ def test_samples_have_the_paths_marginals(sampler):
 
 @pytest.mark.parametrize("algorithm", list(ALGORITHMS))
 def test_every_algorithm_runs_on_the_flow_process(algorithm):
-    initial = algorithm in ("random", "zero-order", "paths", "noise-gradient")
+    initial = algorithm in ("random", "zero-order", "ses", "paths", "noise-gradient")
     process = flow_gmm_process(steps=6, sampler="ode" if initial else "sde")
     reward = CallableVerifier(lambda im, c: im.sum(1), differentiable=True)
     budget = 6 * 8 if initial else None

@@ -1,4 +1,4 @@
-"""Search over the initial noise: zero-order, paths, noise-gradient and cheap search steps."""
+"""Search over the initial noise: zero-order, ses, paths, noise-gradient and cheap search steps."""
 
 from collections import Counter
 from itertools import pairwise
@@ -66,7 +66,7 @@ def test_zero_order_neighbours_of_a_trajectory_keep_norm_and_cosine_per_block():
         assert torch.allclose(cosine, torch.full((len(a),), 0.9), atol=1e-5)
 
 
-@pytest.mark.parametrize("algorithm", ["random", "zero-order", "paths", "noise-gradient"])
+@pytest.mark.parametrize("algorithm", ["random", "zero-order", "ses", "paths", "noise-gradient"])
 def test_best_so_far_never_decreases_and_budget_holds(algorithm):
     process = gmm_process(dim=4, steps=10, sampler="ode")
     verifier = closeness(torch.ones(4), differentiable=True)
@@ -104,7 +104,7 @@ def test_zero_order_first_pivot_is_random_searchs_first_candidate():
     assert [p.best_score for p in a] == [p.best_score for p in b]
 
 
-@pytest.mark.parametrize("algorithm", ["zero-order", "paths", "noise-gradient"])
+@pytest.mark.parametrize("algorithm", ["zero-order", "ses", "paths", "noise-gradient"])
 def test_results_do_not_depend_on_batching_and_winners_replay(algorithm):
     process = gmm_process(dim=3, steps=12, sampler="sde")
     verifier = closeness(torch.ones(3), differentiable=True)
@@ -199,7 +199,7 @@ def test_noise_gradient_refuses_a_non_differentiable_verifier(digits):
 
 
 @pytest.mark.parametrize("sampler", ["ode", "sde"])
-@pytest.mark.parametrize("algorithm", ["random", "zero-order", "paths"])
+@pytest.mark.parametrize("algorithm", ["random", "zero-order", "ses", "paths"])
 def test_search_steps_winners_are_regenerated_at_full_steps(algorithm, sampler):
     process = gmm_process(dim=3, steps=20, sampler=sampler)
     verifier = closeness(torch.tensor([1.0, 0.0, 0.0]))

@@ -26,9 +26,10 @@ MODELS = {
 }
 SEARCHED = ("sd", "flux")  # every algorithm runs on these two
 SMALL = {"random": {"n": 2}, "zero-order": {"iterations": 1, "n": 2}, "paths": {"n": 2},
+         "ses": {"iterations": 1, "population": 2},
          "noise-gradient": {"iterations": 2}, "eps-greedy": {"k": 2}, "zero-order-steps": {"k": 2},
          "beam": {"b": 1, "n": 2}, "svdd": {"m": 2}, "mcts": {"s": 1}, "smc": {"k": 2}}
-INITIAL_NOISE = ("random", "zero-order", "paths", "noise-gradient")
+INITIAL_NOISE = ("random", "zero-order", "ses", "paths", "noise-gradient")
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,12 @@ from .noise_gradient import NoiseGradient
 from .paths import PathsSearch
 from .random_search import RandomSearch
 from .result import ProblemResult, SearchResult
+from .ses import SES
 from .smc import SMC
 from .zero_order import ZeroOrderSearch
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
-    cls.name: cls for cls in (RandomSearch, ZeroOrderSearch, PathsSearch, NoiseGradient,
+    cls.name: cls for cls in (RandomSearch, ZeroOrderSearch, SES, PathsSearch, NoiseGradient,
                               EpsGreedy, ZeroOrderSteps, BeamSearch, SVDD, MCTS, SMC)
 }
 
