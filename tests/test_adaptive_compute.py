@@ -88,6 +88,14 @@ def test_the_allocator_gives_hard_conditions_more_and_keeps_the_total():
     assert all(n >= 2 * STEPS for n in spent)  # everybody's first share: a quarter of 8 generations
 
 
+def test_ses_shares_a_run_wide_budget():
+    budget = 12 * STEPS
+    result = ns.search(process(), reward(TARGETS), [0, 1, 2, 3], algorithm="ses", budget=budget, seed=0,
+                       allocate="halving", population=2)
+    spent = [p.nfe for p in result]
+    assert sum(spent) == 4 * budget and min(spent[2], spent[3]) > max(spent[0], spent[1])
+
+
 def test_the_allocation_is_the_same_for_any_batch_size():
     runs = [ns.search(process(), reward(TARGETS), [0, 2, 1, 3], budget=6 * STEPS, seed=5, allocate="halving",
                       max_batch=b) for b in (1, 7, 64)]
@@ -154,10 +162,12 @@ def test_stop_rule_by_hand():
     assert not StopRule(None, None, 100).stopped(1e9, 10**6, 0)
 
 
-def test_zero_order_stops_too():
-    full = ns.search(process(), reward(TARGETS), [0, 2], algorithm="zero-order", budget=13 * STEPS, seed=0)
-    early = ns.search(process(), reward(TARGETS), [0, 2], algorithm="zero-order", budget=13 * STEPS, seed=0,
-                      stop_at=-2.0)
+@pytest.mark.parametrize("algorithm, options", [("zero-order", {}), ("ses", {"population": 4})])
+def test_zero_order_and_ses_stop_too(algorithm, options):
+    full = ns.search(process(), reward(TARGETS), [0, 2], algorithm=algorithm, budget=13 * STEPS, seed=0,
+                     **options)
+    early = ns.search(process(), reward(TARGETS), [0, 2], algorithm=algorithm, budget=13 * STEPS, seed=0,
+                      stop_at=-2.0, **options)
     for a, b in zip(full, early, strict=True):
         assert b.nfe <= a.nfe
         assert b.history == a.history[:len(b.history)]  # the same search, cut short
@@ -168,7 +178,7 @@ def test_zero_order_stops_too():
 
 @pytest.mark.parametrize("options", [{"stop_at": 0.0}, {"patience": 0.5}, {"allocate": "halving"}])
 def test_algorithms_that_cannot_stop_between_rounds_refuse_adaptive_options(options):
-    with pytest.raises(InputError, match="cannot stop between rounds.*valid: random, zero-order"):
+    with pytest.raises(InputError, match="cannot stop between rounds.*valid: random, zero-order, ses"):
         ns.load_algorithm("smc", **options)
 
 

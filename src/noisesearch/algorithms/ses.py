@@ -121,6 +121,7 @@ class SES(InitialNoiseSearch):
 
     name = "ses"
     summary = "spectral evolution search: CEM over the noise's low wavelet band (arXiv 2602.03208)"
+    rounds = True
     population: int = 10  # candidates per iteration
     elite_fraction: float = 0.5  # share of the population kept as elites (5 of 10)
     iterations: int | None = None  # default: as many as the budget pays for
@@ -155,6 +156,9 @@ class SES(InitialNoiseSearch):
         n = self.iterations * self.population
         return self.within(Plan(n, n * cost), budget)
 
+    def round_nfe(self, process):
+        return self.population * self.search_process(process).generation_nfe
+
     def search(self, ctx: SearchContext, plan: Plan) -> dict[str, torch.Tensor]:
         cost = ctx.process.generation_nfe
         level = fitting_level(ctx.process.sample_shape, self.level)
@@ -164,10 +168,9 @@ class SES(InitialNoiseSearch):
         elites: list[list[tuple[float, torch.Tensor]]] = [[] for _ in range(ctx.n_problems)]
         iteration = 0
         while self.iterations is None or iteration < self.iterations:
-            rows: list[tuple[int, int]] = []  # (problem, member): as many members as each problem pays for
-            for p in range(ctx.n_problems):
-                affordable = (plan.nfe - int(ctx.ledger.nfe[p])) // cost
-                rows += [(p, j) for j in range(min(self.population, affordable))]
+            # (problem, member): as many members as each problem may pay for
+            affordable = ctx.affordable(cost, limit=self.population)
+            rows = [(p, j) for p, units in affordable.items() for j in range(units)]
             if not rows:
                 break
             noises, lows = self.candidates(ctx, base_high, mean, std, rows, iteration, level)
