@@ -1,0 +1,161 @@
+"""The adaptive-compute and new-methods study behind docs/adaptive.md: run the benches, then
+write the page.
+
+    python benchmarks/adaptive_study.py          # writes runs/adaptive-study and docs/adaptive.md
+
+Three benches, each resumable if interrupted:
+
+- ``digits-adaptive``: the ``digits`` suite (100 conditions, sde sampler, 25 steps, guidance 0)
+  at 2 and 8 generations per condition: ``random`` with a uniform budget, the same total
+  spread by the run-wide allocator (``allocate=halving``), ``random`` with ``stop_at=-0.05``
+  (the classifier's p(class) >= 0.95), and ``zero-order``.
+- ``digits-methods``: the same suite and budgets: ``ses`` (its low band 8 wide, as the
+  paper's 128-wide latents at 4 levels: ``level=1`` on 16 x 16 digits), flat ``smc`` and
+  funnel ``smc`` with the adaptive temperature.
+- ``shapes``: the first 48 ``test`` prompts of ``shapes`` (8 per GenEval category), sde
+  sampler at 10 steps, at 2 and 4 generations: all of the above (``ses`` with ``level=2``
+  on 32 x 32 images; ``stop_at=1.9`` for ``shapes-clip``, about the 85th percentile of its
+  scores on 36 ``dev`` prompts).
+
+The page compares, per testbed and budget, each method's judge accuracy with a 95%
+confidence interval, the allocator against the uniform budget condition by condition
+(paired), and the NFEs ``stop_at`` saves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+from noisesearch.cli import main as cli
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNNEL = "smc;schedule=funnel;temperature=adaptive"
+BENCHES = {
+    "digits-adaptive": ["--suite", "digits", "--algorithms",
+                        "random,random;allocate=halving,random;stop_at=-0.05,zero-order", "--budgets", "2,8"],
+    "digits-methods": ["--suite", "digits", "--algorithms", f"ses;level=1,smc,{FUNNEL}", "--budgets", "2,8"],
+    "shapes": ["--suite", "shapes", "--limit", "48", "--steps", "10", "--algorithms",
+               f"random,random;allocate=halving,random;stop_at=1.9,zero-order,ses;level=2,smc,{FUNNEL}",
+               "--budgets", "2,4"],
+}
+METRIC = {"digits": "digits-evaluator:accuracy", "shapes": "shapes-oracle:accuracy"}
+
+
+def bench(argv: list[str], out: Path) -> None:
+    """Run (or resume) one bench."""
+    code = cli(["bench", *argv, "--out", str(out), "--no-progress"])
+    if code != 0:
+        sys.exit(code)
+
+
+def cells(out: Path) -> dict[tuple[str, int], dict]:
+    """The done cells of a bench folder by (method, budget)."""
+    found = {}
+    for path in sorted((out / "cells").glob("*.json")):
+        record = json.loads(path.read_text())
+        if record.get("status") == "done":
+            found[(record["method"], record["budget"])] = record
+    return found
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% confidence interval (normal approximation)."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, 1.96 * sd / math.sqrt(n)
+
+
+def accuracy(record: dict, metric: str) -> list[float]:
+    return [row["metrics"][metric] for row in record["rows"]]
+
+
+def paired(a: dict, b: dict, metric: str) -> tuple[float, float]:
+    """Mean difference a - b over the same conditions, with its 95% CI."""
+    return mean_ci([x - y for x, y in zip(accuracy(a, metric), accuracy(b, metric), strict=True)])
+
+
+def fmt(value: tuple[float, float]) -> str:
+    mean, ci = value
+    return f"{mean:.3f}" if math.isnan(ci) else f"{mean:.3f} ± {ci:.3f}"
+
+
+def nfe(record: dict) -> str:
+    spends = [row["nfe"] for row in record["rows"]]
+    mean = sum(spends) / len(spends)
+    return f"{mean:.0f}" if min(spends) == max(spends) else f"{mean:.0f} ({min(spends)}-{max(spends)})"
+
+
+def testbed_section(name: str, found: dict, metric: str, budgets: list[int]) -> list[str]:
+    """The tables of one testbed: every method per budget, then the paired comparisons."""
+    lines = [f"## {name}", "", f"Judge metric: `{metric}` (mean over conditions ± 95% CI).", "",
+             "| method | budget (generations) | NFEs per condition (least-most) | accuracy |",
+             "|---|---|---|---|"]
+    for budget in budgets:
+        for (method, b), record in found.items():
+            if b == budget or (method == "no-search" and budget == budgets[0]):
+                lines.append(f"| {method} | {b} | {nfe(record)} | {fmt(mean_ci(accuracy(record, metric)))} |")
+    lines += ["", "Paired differences over the same conditions (± 95% CI):", ""]
+    for budget in budgets:
+        uniform = found.get(("random", budget))
+        halving = found.get(("random;allocate=halving", budget))
+        stopped = next((r for (m, b), r in found.items() if b == budget and m.startswith("random;stop_at")),
+                       None)
+        if uniform and halving:
+            gain = fmt(paired(halving, uniform, metric))
+            lines.append(f"- {budget} generations: allocator - uniform = {gain} accuracy, at the same total "
+                         f"NFEs ({sum(r['nfe'] for r in halving['rows'])} against "
+                         f"{sum(r['nfe'] for r in uniform['rows'])}).")
+        if uniform and stopped:
+            spent = sum(r["nfe"] for r in stopped["rows"])
+            total = sum(r["nfe"] for r in uniform["rows"])
+            lines.append(f"- {budget} generations: `{stopped['method']}` spends {spent} of {total} NFEs "
+                         f"({100 * (1 - spent / total):.0f}% saved); accuracy - uniform = "
+                         f"{fmt(paired(stopped, uniform, metric))}.")
+        for method in ("ses", "smc;schedule"):
+            new = next((r for (m, b), r in found.items() if b == budget and m.startswith(method)), None)
+            for rival in ("random", "zero-order", "smc"):
+                old = found.get((rival, budget))
+                if new and old and new["method"] != rival:
+                    lines.append(f"- {budget} generations: `{new['method']}` - `{rival}` = "
+                                 f"{fmt(paired(new, old, metric))} accuracy.")
+    return [*lines, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/adaptive-study")
+    parser.add_argument("--docs", default=str(ROOT / "docs"))
+    parser.add_argument("--only", default=None, help="comma-separated benches to run (default: all)")
+    args = parser.parse_args()
+    out = Path(args.out)
+    chosen = args.only.split(",") if args.only else list(BENCHES)
+    for name in chosen:
+        bench(BENCHES[name], out / name)
+    machine = f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}, no GPU"
+    if torch.cuda.is_available():
+        machine = f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
+    digits = {**cells(out / "digits-adaptive"), **cells(out / "digits-methods")}
+    shapes = cells(out / "shapes")
+    page = ["# Adaptive compute, spectral evolution search and funnel SMC", "",
+            "Regenerate with `python benchmarks/adaptive_study.py` (it runs or resumes the benches in "
+            "`runs/adaptive-study/`, then rewrites this page). What each bench holds is in the script's "
+            f"docstring. Machine: {machine}.", "",
+            *testbed_section("digits: 100 conditions, 25 steps", digits, METRIC["digits"], [2, 8]),
+            *testbed_section("shapes: 48 test prompts, 10 steps", shapes, METRIC["shapes"], [2, 4])]
+    Path(args.docs, "adaptive.md").write_text("\n".join(page) + "\n")
+    print(f"wrote {Path(args.docs, 'adaptive.md')}")
+
+
+if __name__ == "__main__":
+    main()
