@@ -60,6 +60,10 @@ Regenerate with `python benchmarks/digits_study.py`: it runs (or resumes) the tw
 below into `runs/digits-study/`, then rewrites this page and `results_scaling.png`. This
 run: {machine}. Each summary states the wall time its cells' searches took.
 
+Adaptive compute (`stop_at`, the run-wide allocator), spectral evolution search and funnel
+SMC against `random`, `zero-order` and flat `smc`, on digits and shapes:
+[adaptive.md](adaptive.md) (`python benchmarks/adaptive_study.py`).
+
 ## Scaling study
 
 ![held-out judge against NFEs](results_scaling.png)

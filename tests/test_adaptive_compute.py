@@ -241,3 +241,18 @@ def test_bench_methods_take_options_after_a_semicolon():
         BenchSpec("gmm", ["smc;allocate=halving"], [2]).resolve()
     with pytest.raises(InputError, match="unknown algorithm|valid: random"):
         BenchSpec("gmm", ["randm;allocate=halving"], [2]).resolve()
+
+
+def test_an_allocated_run_cut_short_is_not_resumed_part_way(tmp_path):
+    from noisesearch.search_run import search_to_folder
+    from noisesearch.spec import RunSpec
+
+    out = tmp_path / "run"
+    spec = RunSpec("gmm", {"steps": 5, "sampler": "ode"}, verifier="brightness",
+                   options={"allocate": "halving"}, budget=20, conditions=[0, 1, 2])
+    search_to_folder(out, spec, progress=False)
+    lines = (out / "results.jsonl").read_text().splitlines()
+    (out / "results.jsonl").write_text("\n".join(lines[:2]) + "\n")  # as if killed while writing
+    with pytest.raises(InputError, match="cannot be resumed part way; valid: a new --out"):
+        search_to_folder(out, spec, resume=True, progress=False)
+    assert (out / "results.jsonl").read_text().count("\n") == 2  # nothing lost

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 import ray
@@ -154,3 +155,14 @@ def test_bench_on_ray_equals_local_bench(local_ray, tmp_path):
     assert [strip(r) for r in remote] == [strip(r) for r in local]
     statuses = [r["status"] for r in local]
     assert "failed" not in statuses and statuses.count("done") >= 4
+
+
+def test_an_allocated_run_on_ray_equals_the_local_one(local_ray, tmp_path):
+    """A run-wide budget is searched as one shard wherever it runs: same allocation, same winners."""
+    spec = replace(SPEC, options={"allocate": "halving"}, budget=36)
+    search_to_folder(tmp_path / "local", spec, executor="local", progress=False)
+    search_to_folder(tmp_path / "ray", spec, executor="ray", workers=2, block=3, progress=False)
+    assert records(tmp_path / "ray") == records(tmp_path / "local")
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
+    spent = [r["nfe"] for r in records(tmp_path / "local").values()]
+    assert sum(spent) <= 36 * len(CONDITIONS) and len(set(spent)) > 1
