@@ -1,7 +1,7 @@
-"""The adaptive-compute and new-methods study behind docs/adaptive.md: run the benches, then
-write the page.
+"""The adaptive-compute and new-methods study: run the benches, then write its section of
+docs/results.md (the section is replaced; the rest of the page is kept).
 
-    python benchmarks/adaptive_study.py          # writes runs/adaptive-study and docs/adaptive.md
+    python benchmarks/adaptive_study.py          # writes runs/adaptive-study and docs/results.md
 
 Three benches, each resumable if interrupted:
 
@@ -38,6 +38,7 @@ from noisesearch.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNNEL = "smc;schedule=funnel;temperature=adaptive"
+HEADING = "## Adaptive compute, spectral evolution search and funnel SMC"  # its section of docs/results.md
 BENCHES = {
     "digits-adaptive": ["--suite", "digits", "--algorithms",
                         "random,random;allocate=halving,random;stop_at=-0.05,zero-order", "--budgets", "2,8"],
@@ -46,6 +47,7 @@ BENCHES = {
                f"random,random;allocate=halving,random;stop_at=1.9,zero-order,ses;level=2,smc,{FUNNEL}",
                "--budgets", "2,4"],
 }
+BASELINES = ("no-search", "more-steps")
 METRIC = {"digits": "digits-evaluator:accuracy", "shapes": "shapes-oracle:accuracy"}
 
 
@@ -98,11 +100,11 @@ def nfe(record: dict) -> str:
 
 def testbed_section(name: str, found: dict, metric: str, budgets: list[int]) -> list[str]:
     """The tables of one testbed: every method per budget, then the paired comparisons."""
-    lines = [f"## {name}", "", f"Judge metric: `{metric}` (mean over conditions ± 95% CI).", "",
+    lines = [f"### {name}", "", f"Judge metric: `{metric}` (mean over conditions ± 95% CI).", "",
              "| method | budget (generations) | NFEs per condition (least-most) | accuracy |",
              "|---|---|---|---|"]
     for budget in budgets:
-        for (method, b), record in found.items():
+        for (method, b), record in sorted(found.items(), key=lambda item: item[0][0] not in BASELINES):
             if b == budget or (method == "no-search" and budget == budgets[0]):
                 lines.append(f"| {method} | {b} | {nfe(record)} | {fmt(mean_ci(accuracy(record, metric)))} |")
     lines += ["", "Paired differences over the same conditions (± 95% CI):", ""]
@@ -147,14 +149,16 @@ def main() -> None:
         machine = f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
     digits = {**cells(out / "digits-adaptive"), **cells(out / "digits-methods")}
     shapes = cells(out / "shapes")
-    page = ["# Adaptive compute, spectral evolution search and funnel SMC", "",
+    page = [HEADING, "",
             "Regenerate with `python benchmarks/adaptive_study.py` (it runs or resumes the benches in "
-            "`runs/adaptive-study/`, then rewrites this page). What each bench holds is in the script's "
+            "`runs/adaptive-study/`, then rewrites this section). What each bench holds is in the script's "
             f"docstring. Machine: {machine}.", "",
             *testbed_section("digits: 100 conditions, 25 steps", digits, METRIC["digits"], [2, 8]),
             *testbed_section("shapes: 48 test prompts, 10 steps", shapes, METRIC["shapes"], [2, 4])]
-    Path(args.docs, "adaptive.md").write_text("\n".join(page) + "\n")
-    print(f"wrote {Path(args.docs, 'adaptive.md')}")
+    results = Path(args.docs, "results.md")
+    kept = results.read_text().split(HEADING)[0].rstrip("\n") if results.exists() else ""
+    results.write_text((kept + "\n\n" if kept else "") + "\n".join(page) + "\n")
+    print(f"wrote {results}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import torch
 from noisesearch.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
+ADAPTIVE = "## Adaptive compute, spectral evolution search and funnel SMC"  # adaptive_study.py's section
 STUDY = ["--suite", "digits", "--algorithms", "random,zero-order,paths,eps-greedy,beam,smc",
          "--budgets", "1,2,4,8,16,32", "--verifier", "digits-classifier",
          "--judges", "digits-evaluator,digits-fd"]
@@ -61,8 +62,8 @@ below into `runs/digits-study/`, then rewrites this page and `results_scaling.pn
 run: {machine}. Each summary states the wall time its cells' searches took.
 
 Adaptive compute (`stop_at`, the run-wide allocator), spectral evolution search and funnel
-SMC against `random`, `zero-order` and flat `smc`, on digits and shapes:
-[adaptive.md](adaptive.md) (`python benchmarks/adaptive_study.py`).
+SMC against `random`, `zero-order` and flat `smc`, on digits and shapes: the last section,
+written by `python benchmarks/adaptive_study.py` (kept when this page is rewritten).
 
 ## Scaling study
 
@@ -70,7 +71,9 @@ SMC against `random`, `zero-order` and flat `smc`, on digits and shapes:
 {study}
 ## Verifier hacking
 {hacking}"""
-    (docs / "results.md").write_text(page)
+    results = docs / "results.md"
+    later = results.read_text().partition(ADAPTIVE)[1:] if results.exists() else ("", "")
+    results.write_text(page + ("\n\n" + "".join(later) if later[0] else ""))
     print(f"wrote {docs / 'results.md'} and {docs / 'results_scaling.png'}")
 
 
