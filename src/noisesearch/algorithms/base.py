@@ -198,6 +198,18 @@ class InitialNoiseSearch(Algorithm):
                              f"{process.steps} steps), got {self.search_steps}")
         return process.with_steps(self.search_steps)
 
+    def iterations_plan(self, process: DenoisingProcess, budget: int | None, candidates: int | None) -> Plan:
+        """The plan of a search in iterations (zero-order, ses): ``candidates`` generations when
+        its ``iterations`` fix them, else as many as the budget pays for (size: generations)."""
+        cost = self.search_process(process).generation_nfe
+        budget = self.search_budget(process, budget, cost)
+        if candidates is not None:
+            return self.within(Plan(candidates, candidates * cost), budget)
+        if budget is None:
+            raise InputError(f"{self.name} needs a budget or iterations; e.g. "
+                             f"`budget={DEFAULT_GENERATIONS * cost}` or `iterations=4`")
+        return Plan(budget // cost, budget // cost * cost)
+
     def winner_path(self, searched: DenoisingProcess) -> list[int]:
         """The state indices a winner visits on the search schedule (straight for most algorithms)."""
         return straight_path(searched)

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..lazy import torch
 from ..noise import Noises
-from .base import DEFAULT_GENERATIONS, InitialNoiseSearch, Plan
+from .base import InitialNoiseSearch, Plan
 
 if TYPE_CHECKING:
     from .context import SearchContext
@@ -146,15 +146,7 @@ class SES(InitialNoiseSearch):
         return max(1, int(self.elite_fraction * self.population + 0.5))
 
     def plan(self, process, budget):
-        cost = self.search_process(process).generation_nfe
-        budget = self.search_budget(process, budget, cost)
-        if budget is None and self.iterations is None:
-            raise InputError(f"ses needs a budget or iterations; e.g. `budget={DEFAULT_GENERATIONS * cost}` "
-                             "or `iterations=4`")
-        if self.iterations is None:
-            return Plan(budget // cost, budget // cost * cost)  # size: generations
-        n = self.iterations * self.population
-        return self.within(Plan(n, n * cost), budget)
+        return self.iterations_plan(process, budget, self.iterations and self.iterations * self.population)
 
     def round_nfe(self, process):
         return self.population * self.search_process(process).generation_nfe

@@ -84,16 +84,8 @@ class ZeroOrderSearch(InitialNoiseSearch):
         if self.on_stall not in ON_STALL:
             raise InputError(f"on_stall {self.on_stall!r} is unknown; valid: {', '.join(ON_STALL)}")
 
-    def plan(self, process, budget):
-        cost = self.search_process(process).generation_nfe
-        budget = self.search_budget(process, budget, cost)
-        if budget is None and self.iterations is None:
-            raise InputError(f"zero-order search needs a budget or iterations; e.g. `budget={16 * cost}` "
-                             "or `iterations=4`")
-        if self.iterations is None:
-            return Plan(budget // cost, budget)  # size: generations
-        nfe = (1 + self.iterations * self.n) * cost
-        return self.within(Plan(nfe // cost, nfe), budget)
+    def plan(self, process, budget):  # the pivot, then N neighbours per iteration
+        return self.iterations_plan(process, budget, self.iterations and 1 + self.iterations * self.n)
 
     def round_nfe(self, process):
         return self.n * self.search_process(process).generation_nfe
