@@ -133,7 +133,25 @@ def test_halving_grants_the_lower_half_of_those_still_improving():
     best = [-1.0, -5.0, -2.5, -0.5, -4.0, -2.0]  # nobody improved: 3 still counts as never granted
     assert allocator.grant(best, stopped, [10] * 6, 10)
     assert allocator.allowance == [20, 20, 30, 20, 10, 20] and allocator.pool == 0
-    assert not allocator.grant(best, stopped, [10] * 6, 10)
+    assert allocator.grant(best, stopped, [10] * 6, 10) is False
+
+
+def test_halving_sizes_its_grants_in_whole_rounds():
+    allocator = Allocator.halving(n_problems=4, budget=48, round_nfe=6)  # a quarter of 48: 12, two rounds
+    assert allocator.unit == 12 and allocator.allowance == [12] * 4 and allocator.pool == 4 * 48 - 48
+    assert Allocator.halving(4, 50, 6).unit == 12  # a quarter, 12.5, rounded down to whole rounds
+    assert Allocator.halving(4, 100, 30).unit == 30  # at least one round
+    small = Allocator(n_problems=3, total=20, unit=10)  # less than a unit each: an even whole share
+    assert small.allowance == [6, 6, 6] and small.pool == 2 and all(type(a) is int for a in small.allowance)
+
+
+def test_a_grant_gives_what_is_left_when_the_pool_runs_short():
+    allocator = Allocator(n_problems=4, total=41, unit=10)  # first shares 10, pool 1
+    assert allocator.grant([-1.0, -2.0, -3.0, -4.0], [False] * 4, [10] * 4, 1) is True
+    assert allocator.allowance == [10, 10, 10, 11] and allocator.pool == 0  # the lowest gets the last NFE
+    allocator = Allocator(n_problems=6, total=70, unit=10)  # pool 10: one grant of the three due
+    assert allocator.grant([-1.0, -2.0, -3.0, -4.0, -5.0, -6.0], [False] * 6, [10] * 6, 10) is True
+    assert allocator.allowance == [10, 10, 10, 10, 10, 20]
 
 
 def test_halving_falls_back_to_all_open_conditions_when_none_improves():

@@ -173,3 +173,23 @@ def test_without_budget_or_iterations_the_plan_asks_for_one():
         ns.load_algorithm("ses").plan(process, None)
     assert ns.load_algorithm("ses", elite_fraction=0.01).elites == 1
     assert ns.load_algorithm("ses").elites == 5
+
+
+@pytest.mark.parametrize("elite_fraction, elites", [(0.25, 2), (0.1, 1)])
+def test_few_elites_refit_by_hand_and_one_elite_keeps_sigma(generated, elite_fraction, elites):
+    """With 2 elites mu and sigma are their mean and unbiased std; with 1, mu is that elite and
+    sigma keeps its value (the variance of one sample is undefined)."""
+    process = gmm_process(dim=8, steps=4, sampler="ode")
+    result = ns.search(process, closeness(torch.ones(8)), [0], algorithm="ses", seed=2, population=6,
+                       elite_fraction=elite_fraction, level=1, budget=6 * 4 * 2)  # two iterations
+    p = result[0]
+    assert p.nfe == 48 and {"mean", "std"} <= p.extra.keys()  # the extras of a search the budget ended
+    lows, _ = dwt(candidates_of(generated, 0), "db1", 1)
+    scores = torch.tensor([s for _, s in p.history], dtype=torch.float64)
+    best = lows[torch.argsort(scores, descending=True, stable=True)[:elites]]
+    assert torch.allclose(p.extra["mean"], best.mean(0), atol=1e-12, rtol=0)
+    if elites == 1:
+        assert torch.equal(p.extra["std"], torch.ones_like(p.extra["std"]))
+    else:
+        std = (best.var(0, unbiased=True) + VARIANCE_FLOOR).sqrt()
+        assert torch.allclose(p.extra["std"], std, atol=1e-12, rtol=0)
