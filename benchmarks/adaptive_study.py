@@ -19,6 +19,8 @@ Three benches, each resumable if interrupted:
   sampler at 10 steps, at 2 and 4 generations: all of the above (``ses`` with ``level=2``
   on 32 x 32 images; ``stop_at=1.9`` for ``shapes-clip``, about the 85th percentile of its
   scores on 36 ``dev`` prompts).
+- ``shapes-test-split``: all 240 ``test`` prompts, 10 steps, at 2 generations: ``random``
+  with a uniform budget, with the allocator, and with ``stop_at=1.9``.
 
 The page compares, per testbed and budget, each method's judge accuracy with a 95%
 confidence interval, the allocator against the uniform budget condition by condition
@@ -41,6 +43,7 @@ from noisesearch.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNNEL = "smc;schedule=funnel;temperature=adaptive"
+BASELINES = ("no-search", "more-steps")
 HEADING = "## Adaptive compute, spectral evolution search and funnel SMC"  # its section of docs/results.md
 BENCHES = {
     "digits-adaptive": ["--suite", "digits", "--algorithms",
@@ -51,8 +54,9 @@ BENCHES = {
     "shapes": ["--suite", "shapes", "--limit", "48", "--steps", "10", "--algorithms",
                f"random,random;allocate=halving,random;stop_at=1.9,zero-order,ses;level=2,smc,{FUNNEL}",
                "--budgets", "2,4"],
+    "shapes-test-split": ["--suite", "shapes", "--steps", "10", "--algorithms",
+                          "random,random;allocate=halving,random;stop_at=1.9", "--budgets", "2"],
 }
-BASELINES = ("no-search", "more-steps")
 METRIC = {"digits": "digits-evaluator:accuracy", "shapes": "shapes-oracle:accuracy"}
 
 
@@ -160,7 +164,9 @@ def main() -> None:
             "`runs/adaptive-study/`, then rewrites this section). What each bench holds is in the script's "
             f"docstring. Machine: {machine}.", "",
             *testbed_section("digits: 100 conditions, 25 steps", digits, METRIC["digits"], [2, 8]),
-            *testbed_section("shapes: 48 test prompts, 10 steps", shapes, METRIC["shapes"], [2, 4])]
+            *testbed_section("shapes: 48 test prompts, 10 steps", shapes, METRIC["shapes"], [2, 4]),
+            *testbed_section("shapes: all 240 test prompts, 10 steps", cells(out / "shapes-test-split"),
+                             METRIC["shapes"], [2])]
     results = Path(args.docs, "results.md")
     kept = results.read_text().split(HEADING)[0].rstrip("\n") if results.exists() else ""
     results.write_text((kept + "\n\n" if kept else "") + "\n".join(page) + "\n")

@@ -8,8 +8,9 @@ the answer comes from two rules and one allocator, all decided between rounds fr
 verifier's scores alone, so that the same seed and budget give the same allocation and the
 same winners for any batch size and executor.
 
-Per condition (Lee et al. 2025, "Adaptive Budget Allocation for Conditional Diffusion",
-arXiv 2505.14036, stop a sample's search once its reward is high enough):
+Per condition, in the spirit of the adaptive termination of ABCD (Lee et al. 2025, "Adaptive
+Inference-Time Scaling via Cyclic Diffusion Search", arXiv 2505.14036: a search ends when
+its instance needs no more compute); the two rules are this module's own:
 
 - ``stop_at``: a condition stops once its best verifier score is >= ``stop_at``;
 - ``patience``: a condition stops once its best score has not improved over the last
@@ -22,10 +23,12 @@ least one round). Then, whenever no condition can afford another round, one more
 that size goes to each condition in the lower half, by best verifier score, of those still
 in need: not stopped and improved by their last grant (a stalled condition gives way to
 one still improving; when none improves, the lower half of all conditions not stopped).
-This is sequential halving (Karnin, Koren & Somekh 2013, "Almost Optimal Exploration in
-Multi-Armed Bandits", Algorithm 1) turned around: each round halves the set of arms, but it
-keeps the ones that need compute (low score) instead of the best, and an arm leaves for
-good once it is satisfied or stalls. Ties are broken by the condition's index. The NFEs
+The rule borrows from sequential halving (Karnin, Koren & Somekh 2013, "Almost Optimal
+Exploration in Multi-Armed Bandits", Algorithm 1) its rounds of equal grants to a half of
+the arms ranked by their scores, turned around for this goal: the half kept is the one
+that needs compute (low score), not the best, and the arms are ranked again every round
+instead of eliminated; only the stop rules take an arm out for good, and a stalled arm
+waits until no arm improves. Ties are broken by the condition's index. The NFEs
 that satisfied conditions leave unspent go to the others; when every condition has
 stopped, the rest of the budget is not spent, and the ledger shows what was.
 """
