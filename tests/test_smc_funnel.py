@@ -220,3 +220,28 @@ def test_at_budget_sizes_the_funnel_as_the_flat_schedule():
     assert found.nfe == 100 and found.extra["particles_per_step"][0] > 10
     with pytest.raises(InputError, match="valid: a budget >= 10"):
         ns.load_algorithm("smc", **FUNNEL).at_budget(process, 9)
+
+
+def test_every_funnel_spends_the_flat_nfes_and_starts_wide():
+    """Over many sizes, the schedule alone (no model): the predictions it pays for (state 0 and
+    every state but the clean one) are k x steps, the first count is at least k, the last is
+    ``funnel_end`` x k, and no count is below 1; with a single segment it is flat."""
+    for steps in range(4, 31, 3):
+        for k in (1, 2, 3, 5, 8, 13):
+            for end in (0.25, 0.5, 1.0):
+                funnel = SMC(k=k, schedule="funnel", funnel_end=end)
+                per_step = funnel.particles(steps)
+                assert len(per_step) == steps and min(per_step) >= 1
+                assert per_step[0] + sum(per_step[:-1]) == k * steps, (steps, k, end, per_step)
+                segments = sum(funnel.resampling_step(i, steps) for i in range(steps)) + 1
+                if segments == 1 or end == 1.0:
+                    assert per_step == [k] * steps
+                else:
+                    assert per_step[0] >= k and per_step[-1] == max(1, int(end * k + 0.5))
+                    assert max(per_step) <= 2 * k + 1
+                process = gmm_process(steps=steps, sampler="sde")
+                assert funnel.plan(process, None).nfe == k * steps * process.nfe_per_step
+
+
+def test_funnel_end_of_one_is_the_flat_schedule():
+    assert SMC(k=5, schedule="funnel", funnel_end=1.0).particles(20) == [5] * 20
