@@ -1,15 +1,15 @@
 import os
 
-import pytest
-import torch
-
+# set before torch starts OpenMP: with several test processes (pytest -n), one thread each, so that
+# they do not oversubscribe the cores, and idle OpenMP threads sleep instead of spinning
+THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))  # what the command line's default --threads reads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-
-# with several test processes (pytest -n), one thread each, so that they do not oversubscribe the cores
-THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
-os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))  # what the command line's default --threads reads
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
