@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from make_shapes_prompts import make_benchmark_prompts
 from shapes_training_data import draw_batch
 
+import noisesearch as ns
 from noisesearch.errors import InputError
 from noisesearch.worlds.shapes.oracle import ShapesOracle, check, parse_image
 from noisesearch.worlds.shapes.prompts import CATEGORIES, parse_prompt
@@ -148,3 +149,32 @@ def test_oracle_agrees_with_the_labels_given_by_eye_to_generated_images(sample):
         r, c = divmod(e["index"], 8)
         image = grid[32 * r:32 * (r + 1), 32 * c:32 * (c + 1)]
         assert check(image, e["prompt"]) == e["label"], (e["index"], e["prompt"], e["note"])
+
+
+@pytest.mark.parametrize("text, canonical", [
+    ("a circle to the left of a square", "a circle left of a square"),
+    ("a red circle on the left of a blue square", "a red circle left of a blue square"),
+    ("a triangle to the right of an circle", "a triangle right of a circle"),
+    ("a cyan square on the right of a circle", "a cyan square right of a circle"),
+    ("a yellow triangle on top of a square", "a yellow triangle above a square"),
+    ("a circle over a triangle", "a circle above a triangle"),
+    ("a green square under a red circle", "a green square below a red circle"),
+    ("a square underneath a circle", "a square below a circle"),
+    ("a circle beneath a square", "a circle below a square"),
+    ("An orange", None),
+    ("an red circle and an blue square", "a red circle and a blue square"),
+])
+def test_common_phrasings_are_read_as_the_grammar(text, canonical):
+    if canonical is None:
+        with pytest.raises(InputError):
+            parse_prompt(text)
+        return
+    assert parse_prompt(text).text() == canonical
+    assert ns.load_process("shapes", steps=2).parse_condition(text) == canonical  # what the verifiers see
+
+
+@pytest.mark.parametrize("text", ["a circle on a square", "a circle to the top of a square", "the circle",
+                                  "a circle left a square"])
+def test_other_phrasings_are_refused_with_the_templates_and_the_phrasings(text):
+    with pytest.raises(InputError, match="fits no template.*also: to/on the left of"):
+        parse_prompt(text)

@@ -3,7 +3,8 @@
 A prompt comes from templates covering GenEval's categories: single object, two objects,
 counting (1-4), colours, position (left of, right of, above, below) and colour attribution.
 ``parse_prompt`` turns a prompt into a ``Prompt``, or raises an ``InputError`` that lists the
-templates; ``Prompt.text`` writes its canonical form.
+templates; ``Prompt.text`` writes its canonical form. Common phrasings of the relations and
+articles ("to the left of", "on top of", "under", "an") are read as the grammar's words.
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ SHAPES = ("circle", "square", "triangle")
 PLURALS = {s + "s": s for s in SHAPES}
 NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4}
 RELATIONS = ("left of", "right of", "above", "below")
+# common phrasings of the grammar's words, rewritten to them before parsing
+PHRASINGS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("to", "the", "left", "of"), ("left", "of")), (("on", "the", "left", "of"), ("left", "of")),
+    (("to", "the", "right", "of"), ("right", "of")), (("on", "the", "right", "of"), ("right", "of")),
+    (("on", "top", "of"), ("above",)), (("over",), ("above",)),
+    (("under",), ("below",)), (("underneath",), ("below",)), (("beneath",), ("below",)),
+    (("an",), ("a",)),
+)
+PHRASING_WORDS = tuple(dict.fromkeys(word for phrase, _ in PHRASINGS for word in phrase))
 CATEGORIES = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 
 
@@ -64,6 +74,22 @@ def prompt_words(text: str) -> list[str]:
     return cleaned.split()
 
 
+def canonical_words(words: list[str]) -> list[str]:
+    """``words`` with every common phrasing (``PHRASINGS``) rewritten to the grammar's own words:
+    "to the left of" -> "left of", "on top of" -> "above", "under" -> "below", "an" -> "a"."""
+    out, at = [], 0
+    while at < len(words):
+        for phrase, replacement in PHRASINGS:
+            if tuple(words[at:at + len(phrase)]) == phrase:
+                out += replacement
+                at += len(phrase)
+                break
+        else:
+            out.append(words[at])
+            at += 1
+    return out
+
+
 def _thing(words: list[str], at: int, plural: bool = False) -> tuple[Thing, int]:
     color = None
     if at < len(words) and words[at] in COLORS:
@@ -79,7 +105,7 @@ def _thing(words: list[str], at: int, plural: bool = False) -> tuple[Thing, int]
 
 def parse_prompt(text: str) -> Prompt:
     """The ``Prompt`` a text states; ``InputError`` naming the templates when it fits none."""
-    words = prompt_words(text)
+    words = canonical_words(prompt_words(text))
     try:
         if words and words[0] in NUMBERS:
             count = NUMBERS[words[0]]
@@ -87,7 +113,7 @@ def parse_prompt(text: str) -> Prompt:
             if end != len(words):
                 raise ValueError("unexpected words after the count")
             return Prompt("counting", (thing,), count=count)
-        if not words or words[0] not in ("a", "an"):
+        if not words or words[0] != "a":
             raise ValueError("a prompt starts with 'a' or a number")
         first, at = _thing(words, 1)
         if at == len(words):
@@ -113,7 +139,8 @@ def parse_prompt(text: str) -> Prompt:
             "'a [color] SHAPE and a [color] SHAPE', 'NUMBER SHAPEs', "
             "'a [color] SHAPE RELATION a [color] SHAPE'"
             f" with SHAPE in {', '.join(SHAPES)}, color in {', '.join(COLORS)}, NUMBER in "
-            f"{', '.join(NUMBERS)}, RELATION in {', '.join(RELATIONS)}"
+            f"{', '.join(NUMBERS)}, RELATION in {', '.join(RELATIONS)} (also: to/on the left of, "
+            "to/on the right of, on top of, over, under, underneath, beneath; 'an' for 'a')"
         ) from None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import InputError
-from .prompts import COLORS, NUMBERS, PLURALS, SHAPES, prompt_words
+from .prompts import COLORS, NUMBERS, PHRASING_WORDS, PLURALS, SHAPES, prompt_words
 
 SPECIAL = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
@@ -23,11 +23,12 @@ def vocabulary() -> dict[str, int]:
 
 
 def check_vocabulary(text: str) -> None:
-    """``InputError`` naming the first word of ``text`` outside the vocabulary."""
+    """``InputError`` naming the first word of ``text`` outside the vocabulary (the words of the
+    common phrasings count as in it: prompts are rewritten to the grammar's words first)."""
     for word in prompt_words(text):
-        if word not in WORDS:
+        if word not in WORDS and word not in PHRASING_WORDS:
             raise InputError(f"word {word!r} is not in the shapes vocabulary; "
-                             f"valid words: {', '.join(WORDS)}")
+                             f"valid words: {', '.join(dict.fromkeys([*WORDS, *PHRASING_WORDS]))}")
 
 
 def build_tokenizer():
