@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -39,11 +38,12 @@ from pathlib import Path
 
 import torch
 
+from noisesearch.bench.cells import BASELINES
+from noisesearch.bench.tables import fmt, mean_ci, nfe_spread
 from noisesearch.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNNEL = "smc;schedule=funnel;temperature=adaptive"
-BASELINES = ("no-search", "more-steps")
 HEADING = "## Adaptive compute, spectral evolution search and funnel SMC"  # its section of docs/results.md
 BENCHES = {
     "digits-adaptive": ["--suite", "digits", "--algorithms",
@@ -77,16 +77,6 @@ def cells(out: Path) -> dict[tuple[str, int], dict]:
     return found
 
 
-def mean_ci(values: list[float]) -> tuple[float, float]:
-    """Mean and the half-width of its 95% confidence interval (normal approximation)."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, math.nan
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return mean, 1.96 * sd / math.sqrt(n)
-
-
 def accuracy(record: dict, metric: str) -> list[float]:
     return [row["metrics"][metric] for row in record["rows"]]
 
@@ -94,17 +84,6 @@ def accuracy(record: dict, metric: str) -> list[float]:
 def paired(a: dict, b: dict, metric: str) -> tuple[float, float]:
     """Mean difference a - b over the same conditions, with its 95% CI."""
     return mean_ci([x - y for x, y in zip(accuracy(a, metric), accuracy(b, metric), strict=True)])
-
-
-def fmt(value: tuple[float, float]) -> str:
-    mean, ci = value
-    return f"{mean:.3f}" if math.isnan(ci) else f"{mean:.3f} ± {ci:.3f}"
-
-
-def nfe(record: dict) -> str:
-    spends = [row["nfe"] for row in record["rows"]]
-    mean = sum(spends) / len(spends)
-    return f"{mean:.0f}" if min(spends) == max(spends) else f"{mean:.0f} ({min(spends)}-{max(spends)})"
 
 
 def testbed_section(name: str, found: dict, metric: str, budgets: list[int]) -> list[str]:
@@ -115,7 +94,8 @@ def testbed_section(name: str, found: dict, metric: str, budgets: list[int]) -> 
     for budget in budgets:
         for (method, b), record in sorted(found.items(), key=lambda item: item[0][0] not in BASELINES):
             if b == budget or (method == "no-search" and budget == budgets[0]):
-                lines.append(f"| {method} | {b} | {nfe(record)} | {fmt(mean_ci(accuracy(record, metric)))} |")
+                accurate = fmt(mean_ci(accuracy(record, metric)))
+                lines.append(f"| {method} | {b} | {nfe_spread(record)} | {accurate} |")
     lines += ["", "Paired differences over the same conditions (± 95% CI):", ""]
     for budget in budgets:
         uniform = found.get(("random", budget))

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from .algorithms import ALGORITHMS, parse_options
-from .algorithms.base import ADAPTIVE_DEFAULTS
+from .algorithms.base import option_fields
 from .catalogue import JUDGES, MODELS, SUITES, VERIFIERS, model_entry
 from .driver import check_sizes
 from .errors import InputError, RunError, unknown
@@ -322,8 +322,7 @@ def list_() -> None:
         click.echo(f"  {name:<20} {entry['summary']}")
     click.echo("algorithms (--algorithm, options with --set KEY=VALUE):")
     for name, cls in ALGORITHMS.items():
-        opts = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls)
-                         if cls.rounds or f.name not in ADAPTIVE_DEFAULTS)  # only where they apply
+        opts = ", ".join(f"{f.name}={f.default}" for f in option_fields(cls))
         click.echo(f"  {name:<20} {cls.summary}\n  {'':<20} options: {opts}")
 
 

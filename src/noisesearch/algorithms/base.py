@@ -245,9 +245,14 @@ class StepwiseSearch(Algorithm):
                              "valid: `sampler=sde`")
 
 
+def option_fields(cls: type[Algorithm]) -> list[dataclasses.Field]:
+    """The options of ``cls`` a user can set: the adaptive-compute ones only where they apply."""
+    return [f for f in dataclasses.fields(cls) if cls.rounds or f.name not in ADAPTIVE_DEFAULTS]
+
+
 def parse_options(cls: type[Algorithm], pairs: Sequence[str]) -> dict[str, Any]:
     """``["n=16", "top_k=4"]`` to typed keyword arguments of ``cls``; ``InputError`` on unknown keys."""
-    fields = {f.name: f for f in dataclasses.fields(cls) if cls.rounds or f.name not in ADAPTIVE_DEFAULTS}
+    fields = {f.name: f for f in option_fields(cls)}
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
