@@ -37,6 +37,7 @@ import sys
 from pathlib import Path
 
 import torch
+from results_page import write_section
 
 from noisesearch.bench.cells import BASELINES
 from noisesearch.bench.tables import fmt, mean_ci, nfe_spread
@@ -148,8 +149,7 @@ def main() -> None:
             *testbed_section("shapes: all 240 test prompts, 10 steps", cells(out / "shapes-test-split"),
                              METRIC["shapes"], [2])]
     results = Path(args.docs, "results.md")
-    kept = results.read_text().split(HEADING)[0].rstrip("\n") if results.exists() else ""
-    results.write_text((kept + "\n\n" if kept else "") + "\n".join(page) + "\n")
+    write_section(results, HEADING, "\n".join(page))
     print(f"wrote {results}")
 
 

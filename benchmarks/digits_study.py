@@ -21,11 +21,11 @@ import sys
 from pathlib import Path
 
 import torch
+from results_page import study_sections
 
 from noisesearch.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
-ADAPTIVE = "## Adaptive compute, spectral evolution search and funnel SMC"  # adaptive_study.py's section
 STUDY = ["--suite", "digits", "--algorithms", "random,zero-order,paths,eps-greedy,beam,smc",
          "--budgets", "1,2,4,8,16,32", "--verifier", "digits-classifier",
          "--judges", "digits-evaluator,digits-fd"]
@@ -72,8 +72,8 @@ written by `python benchmarks/adaptive_study.py` (kept when this page is rewritt
 ## Verifier hacking
 {hacking}"""
     results = docs / "results.md"
-    later = results.read_text().partition(ADAPTIVE)[1:] if results.exists() else ("", "")
-    results.write_text(page + ("\n\n" + "".join(later) if later[0] else ""))
+    later = study_sections(results)
+    results.write_text(page.rstrip("\n") + ("\n\n" + later if later else "\n"))
     print(f"wrote {docs / 'results.md'} and {docs / 'results_scaling.png'}")
 
 

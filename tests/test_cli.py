@@ -115,7 +115,7 @@ def test_list_names_everything(capsys):
     assert code == 0
     for name in ("digits", "gmm", "digits-classifier", "brightness", "compressibility",
                  "digits-evaluator", "digits-fd", "random", "n=None", "max_batch", "suites (bench --suite)",
-                 "shapes", "shapes-clip", "clip", "shapes-oracle", "shapes-dev"):
+                 "shapes", "shapes-clip", "clip", "shapes-oracle", "shapes-dev", "shapes-vqa", "shapes-fd"):
         assert name in stdout
 
 

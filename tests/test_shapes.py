@@ -1,12 +1,14 @@
 """Shapes: scene generator, prompt grammar, tokenizer, oracle, prompt set."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from make_shapes_prompts import make_benchmark_prompts
+from shapes_label_sample import read_labelled
 from shapes_training_data import draw_batch
 
 import noisesearch as ns
@@ -136,19 +138,11 @@ def test_oracle_agrees_with_the_labels_given_by_eye_to_generated_images(sample):
     """48 images drawn by the embedded model (training/shapes_label_sample.py), each labelled
     by a person as satisfying its prompt or not; the oracle must agree on every one. The
     held-out sample was labelled after the oracle's last change."""
-    from pathlib import Path
-
-    from PIL import Image
-
-    folder = Path(__file__).parent / "data" / sample
-    grid = np.asarray(Image.open(folder / "images.png").convert("RGB"))
-    entries = json.loads((folder / "labels.json").read_text())
-    assert len(entries) == 48 and all(e["label"] in (True, False) for e in entries)
-    assert {e["label"] for e in entries} == {True, False}  # the sample holds both kinds
-    for e in entries:
-        r, c = divmod(e["index"], 8)
-        image = grid[32 * r:32 * (r + 1), 32 * c:32 * (c + 1)]
-        assert check(image, e["prompt"]) == e["label"], (e["index"], e["prompt"], e["note"])
+    images, prompts, labels = read_labelled(Path(__file__).parent / "data" / sample)
+    assert len(labels) == 48 and all(label in (True, False) for label in labels)
+    assert set(labels) == {True, False}  # the sample holds both kinds
+    for index, (image, prompt, label) in enumerate(zip(images, prompts, labels, strict=True)):
+        assert check(image, prompt) == label, (index, prompt)
 
 
 @pytest.mark.parametrize("text, canonical", [

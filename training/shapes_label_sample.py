@@ -31,6 +31,17 @@ FOLDER = ROOT / "tests" / "data" / "shapes_labelled"
 COLUMNS = 8
 
 
+def read_labelled(folder: Path) -> tuple[np.ndarray, list[str], list[bool]]:
+    """(uint8 images (48, 32, 32, 3), prompts, labels) of a labelled sample folder."""
+    grid = np.asarray(Image.open(folder / "images.png").convert("RGB"))
+    entries = json.loads((folder / "labels.json").read_text())
+    images = []
+    for e in entries:
+        r, c = divmod(e["index"], COLUMNS)
+        images.append(grid[32 * r:32 * (r + 1), 32 * c:32 * (c + 1)])
+    return np.stack(images), [e["prompt"] for e in entries], [e["label"] for e in entries]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--view", default="shapes_labelled_view.png", help="where to write the enlarged copy")

@@ -55,10 +55,12 @@ VQAScore = _part(".verifiers.vqascore:VQAScore")
 LLMGrader = _part(".verifiers.llm_grader:LLMGrader.parse")
 DigitsClassifier = _part(".worlds.digits.verifier:DigitsClassifier")
 shapes_clip = _part(".worlds.shapes.verifier:shapes_clip")
+ShapesVQA = _part(".worlds.shapes.verifier:ShapesVQA")
 
 DigitsEvaluator = _part(".worlds.digits.judges:DigitsEvaluator")
 DigitsFrechet = _part(".worlds.digits.judges:DigitsFrechet")
 ShapesOracle = _part(".worlds.shapes.oracle:ShapesOracle")
+ShapesFrechet = _part(".worlds.shapes.frechet:ShapesFrechet")
 
 # ---------------------------------------------------------------------------------------------- models
 
@@ -187,6 +189,12 @@ VERIFIERS: dict[str, dict[str, Any]] = {
     "shapes-clip": {
         "factory": lambda arg=None, device="cpu": shapes_clip(device=device),
         "summary": "CLIPScore with the embedded small CLIP trained on shapes scenes with hard negatives",
+        "differentiable": True,
+    },
+    "shapes-vqa": {
+        "factory": lambda arg=None, device="cpu": ShapesVQA(device=device),
+        "summary": "log P(the image shows the prompt) from the embedded question-answering CNN "
+                   "(FiLM by a GRU reading of the prompt), trained apart from shapes-clip",
         "differentiable": True,
     },
     "brightness": {"factory": lambda arg=None, device="cpu": Brightness(), "summary": "mean pixel value",
@@ -328,6 +336,11 @@ JUDGES: dict[str, dict[str, Any]] = {
         "factory": ShapesOracle,
         "summary": "program that parses a shapes image (palette segmentation, components, shape templates) "
                    "and checks its prompt, GenEval-style: accuracy per sample",
+    },
+    "shapes-fd": {
+        "factory": ShapesFrechet,
+        "summary": "Frechet distance of the set of winners to drawn scenes of their prompts in a held-out "
+                   "scene encoder's features (fidelity and diversity; lower is better)",
     },
     "digits-fd": {
         "factory": DigitsFrechet,

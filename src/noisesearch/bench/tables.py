@@ -143,7 +143,7 @@ def ranking(records: list[dict], verifier: str) -> dict[int, list[tuple[str, flo
 
 
 def group_table(records: list[dict], verifier: str, group_of) -> tuple[list[str], list[list[str]]]:
-    """The primary metric's mean per category of condition (GenEval's table), for every
+    """The primary metric's mean ± 95% CI per category of condition (GenEval's table), for every
     baseline and cell of ``verifier``, with the overall mean last."""
     metric = primary_metric(records)
     groups: list[str] = []
@@ -159,11 +159,9 @@ def group_table(records: list[dict], verifier: str, group_of) -> tuple[list[str]
         for row in record["rows"]:
             if metric in row["metrics"]:
                 values[group_of(row["condition"])].append(row["metrics"][metric])
-        means = [sum(v) / len(v) if v else math.nan for v in values.values()]
         overall = [x for v in values.values() for x in v]
         rows.append([label(record), str(record["budget"]), f"{cell_stats(record)['nfe'][0]:.0f}",
-                     *("-" if math.isnan(m) else f"{m:.3f}" for m in means),
-                     f"{sum(overall) / len(overall):.3f}" if overall else "-"])
+                     *(fmt(mean_ci(v)) for v in values.values()), fmt(mean_ci(overall))])
     return header, rows
 
 

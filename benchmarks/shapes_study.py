@@ -1,0 +1,216 @@
+"""The text-to-image study on the shapes model: every search at matched NFEs, and verifier hacking.
+
+    python benchmarks/shapes_study.py       # the whole study: 240 test prompts, 25 steps, 1-16 generations
+    python benchmarks/shapes_study.py --limit 36 --steps 10 --budgets 1,2,4,8     # a smaller run
+
+Three benches on the ``shapes`` suite, each resumable if interrupted (rerun the same command),
+judged by ``shapes-oracle`` (GenEval-style accuracy) and ``shapes-fd`` (fidelity and diversity):
+
+- ``comparison``: every algorithm at every budget with the ``shapes-clip`` verifier, with the
+  no-search and more-steps baselines;
+- ``best-of-16``: ``random`` at 16 generations, when 16 is not among the budgets;
+- ``hacking``: ``random`` at ``--hacking-budget`` generations with each search verifier:
+  ``shapes-clip``, ``shapes-vqa`` (trained apart from it, another architecture and
+  objective), their mean-rank ensemble, and ``brightness`` (which a search can satisfy
+  without following the prompt). Every winner is scored by every verifier and both judges.
+
+Then it rewrites its section of docs/results.md (the rest of the page is kept), with the
+scaling plot (docs/results_shapes_scaling.png) and the comparison's report
+(docs/shapes_report.html).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from results_page import write_section
+
+from noisesearch.bench.tables import fmt, group_table, mean_ci
+from noisesearch.cli import main as cli
+from noisesearch.worlds.shapes.prompts import CATEGORIES, prompt_category
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADING = "## Text-to-image: every search on the shapes model"
+ALGORITHMS = ("random,zero-order,ses;level=2,paths,noise-gradient,eps-greedy,zero-order-steps,beam,svdd,"
+              "mcts,smc")
+VERIFIER = "shapes-clip"
+HACKING_VERIFIERS = f"{VERIFIER},shapes-vqa,ensemble:{VERIFIER}+shapes-vqa,brightness"
+JUDGES = "shapes-oracle,shapes-fd"
+ACCURACY, FD = "shapes-oracle:accuracy", "shapes-fd:fd"
+PUBLISHED = {  # GenEval (Ghosh et al. 2023), Table 2: no search, one sample per prompt
+    "SD 1.5 (GenEval)": [0.97, 0.38, 0.35, 0.76, 0.04, 0.06, 0.43],
+    "SDXL (GenEval)": [0.98, 0.74, 0.39, 0.85, 0.15, 0.23, 0.55],
+}
+
+
+def bench(argv: list[str], out: Path) -> None:
+    """Run (or resume) one bench."""
+    code = cli(["bench", *argv, "--out", str(out), "--no-progress"])
+    if code != 0:
+        sys.exit(code)
+
+
+def records(out: Path) -> list[dict]:
+    """The done cells of a bench folder."""
+    found = [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
+    return [r for r in found if r.get("status") == "done"]
+
+
+def values(record: dict, metric: str = ACCURACY) -> list[float]:
+    return [row["metrics"][metric] for row in record["rows"]]
+
+
+def mean_nfe(record: dict) -> float:
+    return sum(row["nfe"] for row in record["rows"]) / len(record["rows"])
+
+
+def name(record: dict) -> str:
+    return f"more steps ({record['steps']})" if record["method"] == "more-steps" else record["method"]
+
+
+def paired(a: dict, b: dict) -> str:
+    """a - b over the same prompts, mean ± 95% CI."""
+    return fmt(mean_ci([x - y for x, y in zip(values(a), values(b), strict=True)]))
+
+
+def profile(no_search: dict) -> list[str]:
+    """The model without search, per category, beside the published rows."""
+    per = {c: [] for c in CATEGORIES}
+    for row in no_search["rows"]:
+        per[prompt_category(row["condition"])].append(row["metrics"][ACCURACY])
+    lines = ["| model | " + " | ".join(CATEGORIES) + " | overall |", "|---" * (len(CATEGORIES) + 2) + "|",
+             "| shapes, this run (no search) | " + " | ".join(fmt(mean_ci(per[c]), 2) for c in CATEGORIES)
+             + f" | {fmt(mean_ci(values(no_search)), 2)} |"]
+    lines += [f"| {model} | " + " | ".join(f"{v:.2f}" for v in row) + " |"
+              for model, row in PUBLISHED.items()]
+    return lines
+
+
+def rankings(found: list[dict], budgets: list[int]) -> list[str]:
+    """Per budget, every method by oracle accuracy, with its NFEs, shapes-fd and the paired
+    difference to best-of-N at the same budget."""
+    lines = []
+    for budget in budgets:
+        cells = [r for r in found if r["budget"] == budget and r["method"] != "no-search"]
+        if not cells:
+            continue
+        best_of_n = next((r for r in cells if r["method"] == "random"), None)
+        lines += [f"**{budget} generation{'s' if budget > 1 else ''}**", "",
+                  "| rank | method | NFEs per prompt | oracle accuracy | - best-of-N (paired) | shapes-fd |",
+                  "|---|---|---|---|---|---|"]
+        ordered = sorted(cells, key=lambda r: -mean_ci(values(r))[0])
+        for rank, record in enumerate(ordered, 1):
+            versus = paired(record, best_of_n) if best_of_n and record is not best_of_n else "-"
+            fd = record.get("set_metrics", {}).get(FD)
+            fd_text = "-" if fd is None else f"{fd:.2f}"
+            lines.append(f"| {rank} | {name(record)} | {mean_nfe(record):.0f} | "
+                         f"{fmt(mean_ci(values(record)))} | {versus} | {fd_text} |")
+        lines.append("")
+    return lines
+
+
+def best_against_best_of_16(found: list[dict]) -> list[str]:
+    """The best method at 4 generations against best-of-16, paired over the prompts."""
+    at4 = [r for r in found if r["budget"] == 4 and r["method"] not in ("no-search", "more-steps")]
+    best16 = next((r for r in found if r["budget"] == 16 and r["method"] == "random"), None)
+    if not at4 or best16 is None:
+        return []
+    best = max(at4, key=lambda r: mean_ci(values(r))[0])
+    return [f"The best method at 4 generations, `{best['method']}` ({mean_nfe(best):.0f} NFEs per prompt), "
+            f"reaches {fmt(mean_ci(values(best)))} oracle accuracy; best-of-16 ({mean_nfe(best16):.0f} NFEs) "
+            f"reaches {fmt(mean_ci(values(best16)))}. Paired difference (best at 4 - best-of-16): "
+            f"{paired(best, best16)}.", ""]
+
+
+def hacking(found: list[dict]) -> list[str]:
+    """Rows: the search verifiers (and no search); columns: both judges and every verifier's score."""
+    scores = sorted({k for r in found for k in r["rows"][0]["metrics"] if k.startswith("score:")
+                     and "ensemble" not in k})
+    header = ["search verifier", "NFEs per prompt", "oracle accuracy", "shapes-fd", *scores]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    searched = sorted((r for r in found if r["method"] == "random"),
+                      key=lambda r: HACKING_VERIFIERS.split(",").index(r["verifier"]))
+    order = [r for r in found if r["method"] == "no-search"] + searched
+    for record in order:
+        fd = record.get("set_metrics", {}).get(FD)
+        lines.append("| " + " | ".join([
+            record["verifier"] or "none (no search)", f"{mean_nfe(record):.0f}", fmt(mean_ci(values(record))),
+            "-" if fd is None else f"{fd:.2f}", *(fmt(mean_ci(values(record, s))) for s in scores)]) + " |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/shapes-study")
+    parser.add_argument("--docs", default=str(ROOT / "docs"))
+    parser.add_argument("--limit", type=int, default=None,
+                        help="the test split's first N prompts (default: all)")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the suite's 25)")
+    parser.add_argument("--budgets", default="1,2,4,8,16")
+    parser.add_argument("--algorithms", default=ALGORITHMS)
+    parser.add_argument("--hacking-budget", type=int, default=8)
+    args = parser.parse_args()
+    out, docs = Path(args.out), Path(args.docs)
+    budgets = [int(b) for b in args.budgets.split(",")]
+    common = ["--suite", "shapes", "--judges", JUDGES]
+    common += ["--limit", str(args.limit)] if args.limit else []
+    common += ["--steps", str(args.steps)] if args.steps else []
+    bench([*common, "--algorithms", args.algorithms, "--budgets", args.budgets, "--verifier", VERIFIER],
+          out / "comparison")
+    if 16 not in budgets:
+        bench([*common, "--algorithms", "random", "--budgets", "16", "--verifier", VERIFIER],
+              out / "best-of-16")
+    bench([*common, "--algorithms", "random", "--budgets", str(args.hacking_budget),
+           "--verifier", HACKING_VERIFIERS], out / "hacking")
+
+    found = records(out / "comparison")
+    extra = [r for r in records(out / "best-of-16") if r["method"] == "random"] if 16 not in budgets else []
+    no_search = next(r for r in found if r["method"] == "no-search")
+    shutil.copyfile(out / "comparison" / "scaling.png", docs / "results_shapes_scaling.png")
+    shutil.copyfile(out / "comparison" / "report.html", docs / "shapes_report.html")
+    machine = f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}, no GPU"
+    if torch.cuda.is_available():
+        machine = f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
+    trained = json.loads((ROOT / "src/noisesearch/weights/shapes/model_card.json").read_text())
+    command = " ".join(["python benchmarks/shapes_study.py", *sys.argv[1:]])
+    minutes = sum(r.get("wall_s", 0.0) for b in ("comparison", "best-of-16", "hacking")
+                  for r in records(out / b)) / 60
+    header, rows = group_table(found + extra, VERIFIER, prompt_category)
+    page = [
+        HEADING, "",
+        f"Regenerate with `{command}`: it runs (or resumes) the benches in `{out}/` and rewrites this "
+        f"section. Prompts: the `test` split's {'first ' + str(args.limit) if args.limit else 'all 240'} "
+        f"(the same number per GenEval category); sampler `sde`, {args.steps or 25} steps, guidance 3; "
+        f"seed 0; the model's weights after {trained['training']['trained_steps']} training steps. "
+        f"Machine: {machine}; the searches took {minutes:.0f} minutes. Accuracy is the `shapes-oracle`'s, "
+        "mean ± 95% CI over prompts; `shapes-fd` is the Frechet distance of all winners to drawn scenes "
+        "of the same prompts in a held-out encoder's features (lower is better). The full report with "
+        "every table and a gallery: [shapes_report.html](shapes_report.html).", "",
+        "### The model without search", "", *profile(no_search), "",
+        "### Every search at matched NFEs", "",
+        "![oracle accuracy against NFEs per prompt](results_shapes_scaling.png)", "",
+        *rankings(found + extra, sorted({*budgets, *(16 for _ in extra)})),
+        *best_against_best_of_16(found + extra),
+        "### Oracle accuracy per GenEval category (± 95% CI)", "",
+        "| " + " | ".join(header) + " |", "|---" * len(header) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows), "",
+        f"### Verifier hacking: `random` at {args.hacking_budget} generations with each search verifier", "",
+        "Each row searched with one verifier; its winners are scored by both judges and by every "
+        "verifier (the ensemble's mean rank is relative to the candidates scored with it, so it has "
+        "no column).", "",
+        *hacking(records(out / "hacking")), "",
+    ]
+    write_section(docs / "results.md", HEADING, "\n".join(page))
+    print(f"wrote {docs / 'results.md'}, {docs / 'results_shapes_scaling.png'} and "
+          f"{docs / 'shapes_report.html'}")
+
+
+if __name__ == "__main__":
+    main()
