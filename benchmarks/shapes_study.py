@@ -8,7 +8,8 @@ judged by ``shapes-oracle`` (GenEval-style accuracy) and ``shapes-fd`` (fidelity
 
 - ``comparison``: every algorithm at every budget with the ``shapes-clip`` verifier, with the
   no-search and more-steps baselines;
-- ``best-of-16``: ``random`` at 16 generations, when 16 is not among the budgets;
+- ``comparison-16``: the same at 16 generations, when 16 is not among the budgets (a bench
+  of its own, so that a study run at smaller budgets first is extended, not redone);
 - ``hacking``: ``random`` at ``--hacking-budget`` generations with each search verifier:
   ``shapes-clip``, ``shapes-vqa`` (trained apart from it, another architecture and
   objective), their mean-rank ensemble, and ``brightness`` (which a search can satisfy
@@ -32,6 +33,7 @@ from pathlib import Path
 import torch
 from results_page import write_section
 
+from noisesearch.bench.report import scaling_plot
 from noisesearch.bench.tables import fmt, group_table, mean_ci
 from noisesearch.cli import main as cli
 from noisesearch.worlds.shapes.prompts import CATEGORIES, prompt_category
@@ -57,10 +59,10 @@ def bench(argv: list[str], out: Path) -> None:
         sys.exit(code)
 
 
-def records(out: Path) -> list[dict]:
-    """The done cells of a bench folder."""
+def records(out: Path, status: str = "done") -> list[dict]:
+    """The cells of a bench folder with ``status`` (done, or skipped: below the algorithm's least budget)."""
     found = [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
-    return [r for r in found if r.get("status") == "done"]
+    return [r for r in found if r.get("status") == status]
 
 
 def values(record: dict, metric: str = ACCURACY) -> list[float]:
@@ -93,9 +95,10 @@ def profile(no_search: dict) -> list[str]:
     return lines
 
 
-def rankings(found: list[dict], budgets: list[int]) -> list[str]:
+def rankings(found: list[dict], skipped: list[dict], budgets: list[int], generation: float) -> list[str]:
     """Per budget, every method by oracle accuracy, with its NFEs, shapes-fd and the paired
-    difference to best-of-N at the same budget."""
+    difference to best-of-N at the same budget; then the methods the budget (``generation`` NFEs
+    per generation) is too small for."""
     lines = []
     for budget in budgets:
         cells = [r for r in found if r["budget"] == budget and r["method"] != "no-search"]
@@ -112,6 +115,11 @@ def rankings(found: list[dict], budgets: list[int]) -> list[str]:
             fd_text = "-" if fd is None else f"{fd:.2f}"
             lines.append(f"| {rank} | {name(record)} | {mean_nfe(record):.0f} | "
                          f"{fmt(mean_ci(values(record)))} | {versus} | {fd_text} |")
+        too_small = [f"`{r['method']}` (needs {r['reason'].rsplit('>= ', 1)[-1]} NFEs)"
+                     for r in skipped if r["budget"] == budget]
+        if too_small:
+            lines += ["", f"Not run: the budget ({budget * generation:.0f} NFEs) is below the least these "
+                          "spend: " + ", ".join(too_small) + "."]
         lines.append("")
     return lines
 
@@ -156,33 +164,42 @@ def main() -> None:
     parser.add_argument("--budgets", default="1,2,4,8,16")
     parser.add_argument("--algorithms", default=ALGORITHMS)
     parser.add_argument("--hacking-budget", type=int, default=8)
+    parser.add_argument("--only", default=None,
+                        help="comma-separated benches to run (comparison, comparison-16, hacking), then stop "
+                             "without writing the page")
     args = parser.parse_args()
     out, docs = Path(args.out), Path(args.docs)
     budgets = [int(b) for b in args.budgets.split(",")]
     common = ["--suite", "shapes", "--judges", JUDGES]
     common += ["--limit", str(args.limit)] if args.limit else []
     common += ["--steps", str(args.steps)] if args.steps else []
-    bench([*common, "--algorithms", args.algorithms, "--budgets", args.budgets, "--verifier", VERIFIER],
-          out / "comparison")
-    if 16 not in budgets:
-        bench([*common, "--algorithms", "random", "--budgets", "16", "--verifier", VERIFIER],
-              out / "best-of-16")
-    bench([*common, "--algorithms", "random", "--budgets", str(args.hacking_budget),
-           "--verifier", HACKING_VERIFIERS], out / "hacking")
+    benches = {
+        "comparison": ["--algorithms", args.algorithms, "--budgets", args.budgets, "--verifier", VERIFIER],
+        "comparison-16": ["--algorithms", args.algorithms, "--budgets", "16", "--verifier", VERIFIER],
+        "hacking": ["--algorithms", "random", "--budgets", str(args.hacking_budget),
+                    "--verifier", HACKING_VERIFIERS],
+    }
+    if 16 in budgets:
+        del benches["comparison-16"]
+    for bench_name in args.only.split(",") if args.only else benches:
+        bench([*common, *benches[bench_name]], out / bench_name)
+    if args.only:
+        return
 
     found = records(out / "comparison")
-    extra = [r for r in records(out / "best-of-16") if r["method"] == "random"] if 16 not in budgets else []
+    if 16 not in budgets:  # the 16-generation cells, without their copy of the no-search cell
+        found += [r for r in records(out / "comparison-16") if r["method"] != "no-search"]
+    skipped = records(out / "comparison", "skipped") + records(out / "comparison-16", "skipped")
     no_search = next(r for r in found if r["method"] == "no-search")
-    shutil.copyfile(out / "comparison" / "scaling.png", docs / "results_shapes_scaling.png")
+    scaling_plot(found, VERIFIER, docs / "results_shapes_scaling.png")
     shutil.copyfile(out / "comparison" / "report.html", docs / "shapes_report.html")
     machine = f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}, no GPU"
     if torch.cuda.is_available():
         machine = f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
     trained = json.loads((ROOT / "src/noisesearch/weights/shapes/model_card.json").read_text())
     command = " ".join(["python benchmarks/shapes_study.py", *sys.argv[1:]])
-    minutes = sum(r.get("wall_s", 0.0) for b in ("comparison", "best-of-16", "hacking")
-                  for r in records(out / b)) / 60
-    header, rows = group_table(found + extra, VERIFIER, prompt_category)
+    minutes = sum(r.get("wall_s", 0.0) for b in benches for r in records(out / b)) / 60
+    header, rows = group_table(found, VERIFIER, prompt_category)
     page = [
         HEADING, "",
         f"Regenerate with `{command}`: it runs (or resumes) the benches in `{out}/` and rewrites this "
@@ -192,12 +209,12 @@ def main() -> None:
         f"Machine: {machine}; the searches took {minutes:.0f} minutes. Accuracy is the `shapes-oracle`'s, "
         "mean ± 95% CI over prompts; `shapes-fd` is the Frechet distance of all winners to drawn scenes "
         "of the same prompts in a held-out encoder's features (lower is better). The full report with "
-        "every table and a gallery: [shapes_report.html](shapes_report.html).", "",
+        f"every table and a gallery (budgets {args.budgets}): [shapes_report.html](shapes_report.html).", "",
         "### The model without search", "", *profile(no_search), "",
         "### Every search at matched NFEs", "",
         "![oracle accuracy against NFEs per prompt](results_shapes_scaling.png)", "",
-        *rankings(found + extra, sorted({*budgets, *(16 for _ in extra)})),
-        *best_against_best_of_16(found + extra),
+        *rankings(found, skipped, sorted({*budgets, 16}), mean_nfe(no_search)),
+        *best_against_best_of_16(found),
         "### Oracle accuracy per GenEval category (± 95% CI)", "",
         "| " + " | ".join(header) + " |", "|---" * len(header) + "|",
         *("| " + " | ".join(row) + " |" for row in rows), "",

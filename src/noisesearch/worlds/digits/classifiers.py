@@ -8,10 +8,9 @@ digits data, so that the judge is an independent opinion of what search optimise
 from __future__ import annotations
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
-from .. import WEIGHTS_DIR
+from .. import load_trained
 
 
 class VerifierNet(nn.Module):
@@ -53,9 +52,4 @@ NETS = {"digits_verifier": VerifierNet, "digits_judge": JudgeNet}
 
 def load_net(name: str) -> nn.Module:
     """A trained classifier from ``weights/<name>.safetensors``."""
-    path = WEIGHTS_DIR / f"{name}.safetensors"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found; train it with training/train_digits_classifiers.py")
-    net = NETS[name]()
-    net.load_state_dict(load_file(str(path)))
-    return net.eval().requires_grad_(False)
+    return load_trained(NETS[name](), name, "training/train_digits_classifiers.py")

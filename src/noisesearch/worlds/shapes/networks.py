@@ -18,10 +18,9 @@ from __future__ import annotations
 import json
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
-from .. import WEIGHTS_DIR
+from .. import WEIGHTS_DIR, load_trained
 from .prompts import COLORS, SHAPES, canonical_words, prompt_words
 from .tokenizer import MAX_LENGTH, PAD_ID, vocabulary
 
@@ -129,12 +128,7 @@ NETS = {"shapes_vqa": SceneQA, "shapes_encoder": SceneEncoder}
 
 def load_net(name: str) -> nn.Module:
     """A trained network from ``weights/<name>.safetensors`` (safetensors only)."""
-    path = WEIGHTS_DIR / f"{name}.safetensors"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found; train it with training/train_shapes_nets.py --net {name}")
-    net = NETS[name]()
-    net.load_state_dict(load_file(str(path)))
-    return net.eval().requires_grad_(False)
+    return load_trained(NETS[name](), name, f"training/train_shapes_nets.py --net {name}")
 
 
 def training_record(name: str) -> dict:
