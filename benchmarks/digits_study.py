@@ -61,9 +61,12 @@ Regenerate with `python benchmarks/digits_study.py`: it runs (or resumes) the tw
 below into `runs/digits-study/`, then rewrites this page and `results_scaling.png`. This
 run: {machine}. Each summary states the wall time its cells' searches took.
 
-Adaptive compute (`stop_at`, the run-wide allocator), spectral evolution search and funnel
-SMC against `random`, `zero-order` and flat `smc`, on digits and shapes: the last section,
-written by `python benchmarks/adaptive_study.py` (kept when this page is rewritten).
+Two later sections come from other studies and are kept when this page is rewritten:
+adaptive compute (`stop_at`, the run-wide allocator), spectral evolution search and funnel
+SMC against `random`, `zero-order` and flat `smc`, on digits and shapes, written by
+`python benchmarks/adaptive_study.py`; and every search and verifier hacking on the
+text-to-image `shapes` model, written by `python benchmarks/shapes_study.py` (with its
+reading after it).
 
 ## Scaling study
 

@@ -197,13 +197,16 @@ def main() -> None:
     if torch.cuda.is_available():
         machine = f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
     trained = json.loads((ROOT / "src/noisesearch/weights/shapes/model_card.json").read_text())
-    command = " ".join(["python benchmarks/shapes_study.py", *sys.argv[1:]])
+    settings = [f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                if k not in ("out", "docs", "only") and v != parser.get_default(k)]
+    command = " ".join(["python benchmarks/shapes_study.py", *settings])
     minutes = sum(r.get("wall_s", 0.0) for b in benches for r in records(out / b)) / 60
     header, rows = group_table(found, VERIFIER, prompt_category)
+    prompts = f"first {args.limit}" if args.limit else "all 240"
     page = [
         HEADING, "",
-        f"Regenerate with `{command}`: it runs (or resumes) the benches in `{out}/` and rewrites this "
-        f"section. Prompts: the `test` split's {'first ' + str(args.limit) if args.limit else 'all 240'} "
+        f"Regenerate with `{command}`: it runs (or resumes) the benches in `runs/shapes-study/` (or "
+        f"`--out`) and rewrites this section. Prompts: the `test` split's {prompts} "
         f"(the same number per GenEval category); sampler `sde`, {args.steps or 25} steps, guidance 3; "
         f"seed 0; the model's weights after {trained['training']['trained_steps']} training steps. "
         f"Machine: {machine}; the searches took {minutes:.0f} minutes. Accuracy is the `shapes-oracle`'s, "
