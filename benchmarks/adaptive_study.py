@@ -30,18 +30,12 @@ confidence interval, the allocator against the uniform budget condition by condi
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import sys
 from pathlib import Path
 
-import torch
-from results_page import write_section
+from studies import bench, machine, paired, records, values, write_section
 
 from noisesearch.bench.cells import BASELINES
 from noisesearch.bench.tables import fmt, mean_ci, nfe_spread
-from noisesearch.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNNEL = "smc;schedule=funnel;temperature=adaptive"
@@ -61,30 +55,9 @@ BENCHES = {
 METRIC = {"digits": "digits-evaluator:accuracy", "shapes": "shapes-oracle:accuracy"}
 
 
-def bench(argv: list[str], out: Path) -> None:
-    """Run (or resume) one bench."""
-    code = cli(["bench", *argv, "--out", str(out), "--no-progress"])
-    if code != 0:
-        sys.exit(code)
-
-
 def cells(out: Path) -> dict[tuple[str, int], dict]:
     """The done cells of a bench folder by (method, budget)."""
-    found = {}
-    for path in sorted((out / "cells").glob("*.json")):
-        record = json.loads(path.read_text())
-        if record.get("status") == "done":
-            found[(record["method"], record["budget"])] = record
-    return found
-
-
-def accuracy(record: dict, metric: str) -> list[float]:
-    return [row["metrics"][metric] for row in record["rows"]]
-
-
-def paired(a: dict, b: dict, metric: str) -> tuple[float, float]:
-    """Mean difference a - b over the same conditions, with its 95% CI."""
-    return mean_ci([x - y for x, y in zip(accuracy(a, metric), accuracy(b, metric), strict=True)])
+    return {(record["method"], record["budget"]): record for record in records(out)}
 
 
 def testbed_section(name: str, found: dict, metric: str, budgets: list[int]) -> list[str]:
@@ -95,7 +68,7 @@ def testbed_section(name: str, found: dict, metric: str, budgets: list[int]) -> 
     for budget in budgets:
         for (method, b), record in sorted(found.items(), key=lambda item: item[0][0] not in BASELINES):
             if b == budget or (method == "no-search" and budget == budgets[0]):
-                accurate = fmt(mean_ci(accuracy(record, metric)))
+                accurate = fmt(mean_ci(values(record, metric)))
                 lines.append(f"| {method} | {b} | {nfe_spread(record)} | {accurate} |")
     lines += ["", "Paired differences over the same conditions (± 95% CI):", ""]
     for budget in budgets:
@@ -134,16 +107,13 @@ def main() -> None:
     chosen = args.only.split(",") if args.only else list(BENCHES)
     for name in chosen:
         bench(BENCHES[name], out / name)
-    machine = f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}, no GPU"
-    if torch.cuda.is_available():
-        machine = f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
     digits = {**cells(out / "digits-ses-population"), **cells(out / "digits-adaptive"),
               **cells(out / "digits-methods")}
     shapes = cells(out / "shapes")
     page = [HEADING, "",
             "Regenerate with `python benchmarks/adaptive_study.py` (it runs or resumes the benches in "
             "`runs/adaptive-study/`, then rewrites this section). What each bench holds is in the script's "
-            f"docstring. Machine: {machine}.", "",
+            f"docstring. Machine: {machine()}.", "",
             *testbed_section("digits: 100 conditions, 25 steps", digits, METRIC["digits"], [2, 8]),
             *testbed_section("shapes: 48 test prompts, 10 steps", shapes, METRIC["shapes"], [2, 4]),
             *testbed_section("shapes: all 240 test prompts, 10 steps", cells(out / "shapes-test-split"),

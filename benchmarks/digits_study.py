@@ -17,13 +17,10 @@ import argparse
 import os
 import platform
 import shutil
-import sys
 from pathlib import Path
 
 import torch
-from results_page import study_sections
-
-from noisesearch.cli import main as cli
+from studies import bench, study_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDY = ["--suite", "digits", "--algorithms", "random,zero-order,paths,eps-greedy,beam,smc",
@@ -34,21 +31,14 @@ HACKING = ["--suite", "digits", "--algorithms", "random,eps-greedy", "--budgets"
            "--judges", "digits-evaluator,digits-fd"]
 
 
-def bench(argv: list[str], out: Path) -> None:
-    """Run (or resume) one bench."""
-    code = cli(["bench", *argv, "--out", str(out)])
-    if code != 0:
-        sys.exit(code)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/digits-study")
     parser.add_argument("--docs", default=str(ROOT / "docs"))
     args = parser.parse_args()
     out, docs = Path(args.out), Path(args.docs)
-    bench(STUDY, out / "scaling")
-    bench(HACKING, out / "hacking")
+    bench(STUDY, out / "scaling", progress=True)
+    bench(HACKING, out / "hacking", progress=True)
     shutil.copyfile(out / "scaling" / "scaling.png", docs / "results_scaling.png")
     machine = (f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__} on "
                f"{torch.get_num_threads()} threads, no GPU" if not torch.cuda.is_available()

@@ -25,18 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import sys
 from pathlib import Path
 
-import torch
-from results_page import write_section
+from studies import bench, machine, paired, records, values, write_section
 
 from noisesearch.bench.report import scaling_plot
-from noisesearch.bench.tables import fmt, group_table, mean_ci
-from noisesearch.cli import main as cli
+from noisesearch.bench.tables import cell_stats, fmt, group_table, label, mean_ci
 from noisesearch.worlds.shapes.prompts import CATEGORIES, prompt_category
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,34 +48,18 @@ PUBLISHED = {  # GenEval (Ghosh et al. 2023), Table 2: no search, one sample per
 }
 
 
-def bench(argv: list[str], out: Path) -> None:
-    """Run (or resume) one bench."""
-    code = cli(["bench", *argv, "--out", str(out), "--no-progress"])
-    if code != 0:
-        sys.exit(code)
-
-
-def records(out: Path, status: str = "done") -> list[dict]:
-    """The cells of a bench folder with ``status`` (done, or skipped: below the algorithm's least budget)."""
-    found = [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
-    return [r for r in found if r.get("status") == status]
-
-
-def values(record: dict, metric: str = ACCURACY) -> list[float]:
-    return [row["metrics"][metric] for row in record["rows"]]
-
-
 def mean_nfe(record: dict) -> float:
-    return sum(row["nfe"] for row in record["rows"]) / len(record["rows"])
+    return cell_stats(record)["nfe"][0]
 
 
-def name(record: dict) -> str:
-    return f"more steps ({record['steps']})" if record["method"] == "more-steps" else record["method"]
+def accuracy(record: dict) -> tuple[float, float]:
+    """A cell's oracle accuracy, mean and 95% CI half-width."""
+    return mean_ci(values(record, ACCURACY))
 
 
-def paired(a: dict, b: dict) -> str:
-    """a - b over the same prompts, mean ± 95% CI."""
-    return fmt(mean_ci([x - y for x, y in zip(values(a), values(b), strict=True)]))
+def versus(a: dict, b: dict) -> str:
+    """Oracle accuracy a - b over the same prompts, mean ± 95% CI."""
+    return fmt(paired(a, b, ACCURACY))
 
 
 def profile(no_search: dict) -> list[str]:
@@ -90,7 +69,7 @@ def profile(no_search: dict) -> list[str]:
         per[prompt_category(row["condition"])].append(row["metrics"][ACCURACY])
     lines = ["| model | " + " | ".join(CATEGORIES) + " | overall |", "|---" * (len(CATEGORIES) + 2) + "|",
              "| shapes, this run (no search) | " + " | ".join(fmt(mean_ci(per[c]), 2) for c in CATEGORIES)
-             + f" | {fmt(mean_ci(values(no_search)), 2)} |"]
+             + f" | {fmt(accuracy(no_search), 2)} |"]
     lines += [f"| {model} | " + " | ".join(f"{v:.2f}" for v in row) + " |"
               for model, row in PUBLISHED.items()]
     return lines
@@ -109,13 +88,13 @@ def rankings(found: list[dict], skipped: list[dict], budgets: list[int], generat
         lines += [f"**{budget} generation{'s' if budget > 1 else ''}**", "",
                   "| rank | method | NFEs per prompt | oracle accuracy | - best-of-N (paired) | shapes-fd |",
                   "|---|---|---|---|---|---|"]
-        ordered = sorted(cells, key=lambda r: -mean_ci(values(r))[0])
+        ordered = sorted(cells, key=lambda r: -accuracy(r)[0])
         for rank, record in enumerate(ordered, 1):
-            versus = paired(record, best_of_n) if best_of_n and record is not best_of_n else "-"
+            difference = versus(record, best_of_n) if best_of_n and record is not best_of_n else "-"
             fd = record.get("set_metrics", {}).get(FD)
             fd_text = "-" if fd is None else f"{fd:.2f}"
-            lines.append(f"| {rank} | {name(record)} | {mean_nfe(record):.0f} | "
-                         f"{fmt(mean_ci(values(record)))} | {versus} | {fd_text} |")
+            lines.append(f"| {rank} | {label(record)} | {mean_nfe(record):.0f} | "
+                         f"{fmt(accuracy(record))} | {difference} | {fd_text} |")
         too_small = [f"`{r['method']}` (needs {r['reason'].rsplit('>= ', 1)[-1]} NFEs)"
                      for r in skipped if r["budget"] == budget]
         if too_small:
@@ -131,11 +110,11 @@ def best_against_best_of_16(found: list[dict]) -> list[str]:
     best16 = next((r for r in found if r["budget"] == 16 and r["method"] == "random"), None)
     if not at4 or best16 is None:
         return []
-    best = max(at4, key=lambda r: mean_ci(values(r))[0])
+    best = max(at4, key=lambda r: accuracy(r)[0])
     return [f"The best method at 4 generations, `{best['method']}` ({mean_nfe(best):.0f} NFEs per prompt), "
-            f"reaches {fmt(mean_ci(values(best)))} oracle accuracy; best-of-16 ({mean_nfe(best16):.0f} NFEs) "
-            f"reaches {fmt(mean_ci(values(best16)))}. Paired difference (best at 4 - best-of-16): "
-            f"{paired(best, best16)}.", ""]
+            f"reaches {fmt(accuracy(best))} oracle accuracy; best-of-16 ({mean_nfe(best16):.0f} NFEs) "
+            f"reaches {fmt(accuracy(best16))}. Paired difference (best at 4 - best-of-16): "
+            f"{versus(best, best16)}.", ""]
 
 
 HACKING_ALGORITHMS = ("random", "eps-greedy")
@@ -154,7 +133,7 @@ def hacking(found: list[dict], method: str) -> list[str]:
     for record in order:
         fd = record.get("set_metrics", {}).get(FD)
         lines.append("| " + " | ".join([
-            record["verifier"] or "none (no search)", f"{mean_nfe(record):.0f}", fmt(mean_ci(values(record))),
+            record["verifier"] or "none (no search)", f"{mean_nfe(record):.0f}", fmt(accuracy(record)),
             "-" if fd is None else f"{fd:.2f}", *(fmt(mean_ci(values(record, s))) for s in scores)]) + " |")
     return lines
 
@@ -198,9 +177,6 @@ def main() -> None:
     no_search = next(r for r in found if r["method"] == "no-search")
     scaling_plot(found, VERIFIER, docs / "results_shapes_scaling.png")
     shutil.copyfile(out / "comparison" / "report.html", docs / "shapes_report.html")
-    machine = f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}, no GPU"
-    if torch.cuda.is_available():
-        machine = f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
     trained = json.loads((ROOT / "src/noisesearch/weights/shapes/model_card.json").read_text())
     settings = [f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
                 if k not in ("out", "docs", "only") and v != parser.get_default(k)]
@@ -214,7 +190,7 @@ def main() -> None:
         f"`--out`) and rewrites this section. Prompts: the `test` split's {prompts} "
         f"(the same number per GenEval category); sampler `sde`, {args.steps or 25} steps, guidance 3; "
         f"seed 0; the model's weights after {trained['training']['trained_steps']} training steps. "
-        f"Machine: {machine}; the searches took {minutes:.0f} minutes. Accuracy is the `shapes-oracle`'s, "
+        f"Machine: {machine()}; the searches took {minutes:.0f} minutes. Accuracy is the `shapes-oracle`'s, "
         "mean ± 95% CI over prompts; `shapes-fd` is the Frechet distance of all winners to drawn scenes "
         "of the same prompts in a held-out encoder's features (lower is better). The full report with "
         f"every table and a gallery (budgets {args.budgets}): [shapes_report.html](shapes_report.html).", "",

@@ -53,6 +53,7 @@ class ShapesFrechet(SetJudge):
         self.encoder = load_net("shapes_encoder")
         self.per_prompt = per_prompt
         self.micro_batch = micro_batch
+        self.reference: tuple[tuple[str, ...], torch.Tensor] | None = None  # the last prompts' features
 
     @torch.no_grad()
     def embed(self, images: torch.Tensor) -> torch.Tensor:
@@ -62,5 +63,12 @@ class ShapesFrechet(SetJudge):
     def evaluate_set(self, images, conditions):
         if len(images) < 2:
             return {"fd": float("nan")}
-        reference = reference_scenes(conditions, self.per_prompt)
-        return {"fd": frechet_distance(self.embed(images), self.embed(reference))}
+        return {"fd": frechet_distance(self.embed(images), self.reference_features(conditions))}
+
+    def reference_features(self, conditions: Sequence[Any]) -> torch.Tensor:
+        """The features of ``reference_scenes(conditions)``, kept for the next set of the same
+        prompts (a bench judges every cell on the same ones)."""
+        key = tuple(str(c) for c in conditions)
+        if self.reference is None or self.reference[0] != key:
+            self.reference = (key, self.embed(reference_scenes(conditions, self.per_prompt)))
+        return self.reference[1]

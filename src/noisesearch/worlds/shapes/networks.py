@@ -15,14 +15,12 @@ Both take images in [0, 1], (B, 3, 32, 32).
 
 from __future__ import annotations
 
-import json
-
 import torch
 from torch import nn
 
 from .. import WEIGHTS_DIR, load_trained
 from .prompts import COLORS, SHAPES, canonical_words, prompt_words
-from .tokenizer import MAX_LENGTH, PAD_ID, vocabulary
+from .tokenizer import MAX_LENGTH, PAD_ID, UNK_ID, vocabulary
 
 CARD = WEIGHTS_DIR / "shapes_networks.json"
 GRID = 4  # SceneEncoder's occupancy grid: GRID x GRID cells
@@ -37,7 +35,7 @@ def token_ids(prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     ids = torch.full((len(prompts), MAX_LENGTH), PAD_ID, dtype=torch.long)
     lengths = torch.ones(len(prompts), dtype=torch.long)
     for row, prompt in enumerate(prompts):
-        words = [vocab.get(w, vocab["[UNK]"]) for w in canonical_words(prompt_words(prompt))][:MAX_LENGTH]
+        words = [vocab.get(w, UNK_ID) for w in canonical_words(prompt_words(prompt))][:MAX_LENGTH]
         ids[row, :len(words)] = torch.tensor(words, dtype=torch.long)
         lengths[row] = max(len(words), 1)
     return ids, lengths
@@ -130,7 +128,3 @@ def load_net(name: str) -> nn.Module:
     """A trained network from ``weights/<name>.safetensors`` (safetensors only)."""
     return load_trained(NETS[name](), name, f"training/train_shapes_nets.py --net {name}")
 
-
-def training_record(name: str) -> dict:
-    """What ``training/train_shapes_nets.py`` recorded of a network (its card entry)."""
-    return json.loads(CARD.read_text()).get(name, {}) if CARD.exists() else {}
